@@ -1,0 +1,63 @@
+"""Service settings: one pydantic-settings class per service, environment prefix ``METERWATCH_``.
+
+They are built once in the CLI and passed down; library code never reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+class CommonSettings(BaseSettings):
+    """Addresses of the services every component talks to."""
+
+    model_config = SettingsConfigDict(env_prefix="METERWATCH_", extra="ignore")
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(1883, ge=1, le=65535)
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
+    )
+    kafka_partitions: int = Field(4, ge=1, description="partitions of the meterwatch topics")
+    database_url: str = "postgresql://meterwatch:meterwatch@127.0.0.1:5432/meterwatch"
+    state_dir: Path = _REPO / ".state"
+
+
+class IngestSettings(CommonSettings):
+    """MQTT -> Kafka bridge."""
+
+    mqtt_client_id: str = "meterwatch-ingest-1"
+    mqtt_share_group: str = "meterwatch-ingest"
+    mqtt_receive_maximum: int = Field(
+        1000, ge=1, le=65535, description="QoS1 in-flight window the broker may use towards us"
+    )
+    mqtt_session_expiry_s: int = Field(3600, ge=0)
+    linger_ms: int = Field(50, ge=1, description="longest a message waits for its batch")
+    max_batch_messages: int = Field(1000, ge=1)
+    max_payload_bytes: int = Field(1 << 20, ge=1024)
+    max_future_s: int = Field(300, ge=0, description="tolerated clock lead of a reading")
+    compression: str = "lz4"
+    metrics_port: int = Field(9301, ge=0, le=65535, description="Prometheus port, 0 = off")
+
+
+class StreamSettings(CommonSettings):
+    """faust-streaming workers."""
+
+    app_id: str = "meterwatch-stream"
+    worker_dir: Path = _REPO / ".state" / "faust"
+    metrics_port: int = Field(9302, ge=0, le=65535, description="Prometheus port, 0 = off")
+
+
+class StoreSettings(CommonSettings):
+    """Kafka -> PostgreSQL writer."""
+
+    consumer_group: str = "meterwatch-store"
+    max_poll_frames: int = Field(100, ge=1, description="records (frames) per write batch")
+    poll_timeout_ms: int = Field(500, ge=1)
+    partition_days: int = Field(1, ge=1, description="width of a reading partition, in days")
+    metrics_port: int = Field(9303, ge=0, le=65535, description="Prometheus port, 0 = off")

@@ -1,0 +1,93 @@
+"""The faust-streaming application over ``meterwatch.readings``.
+
+Frames are the events (one Kafka message = many readings of one area); per-area detector
+state lives in the ``area_state`` table, whose changelog has the source topic's partition
+count. Processing is at-least-once: an event is awaited until Kafka acknowledged it before
+the agent moves on, so the offset Faust commits never passes an undelivered event; replays
+re-emit identical event ids. Agent concurrency stays 1 (faust-streaming #606).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import faust
+
+from meterwatch.domain import TOPIC_EVENTS, TOPIC_READINGS, TOPIC_READINGS_DLQ
+from meterwatch.errors import CodecError
+from meterwatch.frame_codec import decode_frame
+from meterwatch.settings import StreamSettings
+from stream import metrics
+from stream.area_quality import process_frame
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: StreamSettings) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        datadir=str(settings.worker_dir),
+        topic_partitions=settings.kafka_partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        web_enabled=False,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+    )
+    raw = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    readings = app.topic(TOPIC_READINGS, partitions=settings.kafka_partitions, **raw)
+    events_topic = app.topic(TOPIC_EVENTS, partitions=settings.kafka_partitions, **raw)
+    dlq = app.topic(TOPIC_READINGS_DLQ, partitions=settings.kafka_partitions, **raw)
+    area_state = app.Table(
+        "area_state",
+        default=dict,
+        partitions=settings.kafka_partitions,
+        key_type=str,
+        value_type=dict,
+        key_serializer="raw",
+        value_serializer="json",
+    )
+
+    @app.agent(readings, concurrency=1)  # type: ignore[misc]
+    async def assess_frames(stream: Any) -> None:
+        async for event in stream.events():
+            started = time.monotonic()
+            try:
+                frame = decode_frame(event.value)
+            except CodecError as exc:
+                metrics.DEAD_LETTERS.labels("corrupt_frame").inc()
+                headers = {
+                    "reason": b"corrupt_frame",
+                    "detail": str(exc).encode(),
+                    "source_topic": TOPIC_READINGS.encode(),
+                }
+                await (await dlq.send(key=event.key, value=event.value, headers=headers))
+                continue
+            result = process_frame(frame, area_state.get(frame.area) or None)
+            area_state[frame.area] = result.state
+            for cloud_event in result.events:
+                value = json.dumps(cloud_event, separators=(",", ":")).encode()
+                await (await events_topic.send(key=cloud_event["subject"].encode(), value=value))
+                metrics.EVENTS.labels(cloud_event["type"]).inc()
+            metrics.FRAMES.inc()
+            metrics.READINGS.inc(len(frame))
+            metrics.FRAME_SECONDS.observe(time.monotonic() - started)
+
+    return app
+
+
+def run_worker(settings: StreamSettings) -> None:
+    """Run one worker until SIGTERM/SIGINT (Faust installs the signal handlers)."""
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel="INFO", quiet=True)
+    worker.execute_from_commandline()

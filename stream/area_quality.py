@@ -1,0 +1,63 @@
+"""The stream's per-area step, free of Faust: frame + stored state -> new state + events.
+
+The Faust agent (:mod:`stream.app`) keeps the returned state in a table keyed by area, so a
+restarted worker resumes with what it had learned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from detectors.quality import DataQualityRules, Finding, QualityConfig
+from meterwatch.domain import ReadingFrame
+from stream.cloudevents import make_event
+
+DETECTOR: Final = "detectors.quality.DataQualityRules/1"
+EVENT_KINDS: Final = ("register_decreased",)  # the walking skeleton's only rule
+
+
+@dataclass(frozen=True)
+class StepResult:
+    state: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+def process_frame(
+    frame: ReadingFrame,
+    state: dict[str, Any] | None,
+    config: QualityConfig | None = None,
+    kinds: tuple[str, ...] = EVENT_KINDS,
+) -> StepResult:
+    """Run the data-quality rules over one frame of an area."""
+    rules = DataQualityRules.restore(state) if state else DataQualityRules(config)
+    rules.update(
+        frame.meter,
+        frame.ts,
+        frame.import_wh.astype(float),
+        frame.export_wh.astype(float),
+        frame.voltage_v,
+        frame.current_a,
+    )
+    events = [_event(frame, f) for f in rules.findings if f.kind in kinds]
+    return StepResult(rules.snapshot(), events)
+
+
+def _event(frame: ReadingFrame, finding: Finding) -> dict[str, Any]:
+    data = {
+        "utility": frame.utility,
+        "area": frame.area,
+        "meter": finding.meter,
+        "ts": finding.ts,
+        "rule": finding.kind,
+        "value": finding.value,
+        "reference": finding.reference,
+        "detector": DETECTOR,
+    }
+    return make_event(
+        f"meterwatch.meter.{finding.kind}.v1",
+        f"meterwatch/stream/{frame.utility}/{frame.area}",
+        finding.meter,
+        finding.ts,
+        data,
+    )
