@@ -26,7 +26,6 @@ class FrameProducer:
                 linger_ms=5,
                 batch_size=1 << 20,
                 max_request_size=4 << 20,
-                buffer_memory=256 << 20,
             )
         except KafkaError as exc:
             raise ServiceUnavailable(f"Kafka at {bootstrap} does not answer: {exc}") from exc

@@ -13,12 +13,14 @@ A frame on the wire (DL/T 645-2007, clause 7)::
   BCD, low byte first. An error reply carries one error word (ERR).
 
 The data identifiers and their value formats are data: ``meterwatch/data/dlt645_ids.csv``.
-Faulty input raises :class:`RejectedPayload` with a :class:`Dlt645Reason`; faults of a whole
-``dlt645`` payload use the shared :class:`meterwatch.payloads.Reason` values.
+Faulty input raises :class:`RejectedPayload` with a :class:`Dlt645Reason`. This module depends
+only on :mod:`meterwatch.domain` and :mod:`meterwatch.errors`, so the generic payload decoder
+can import it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
@@ -43,7 +45,6 @@ from meterwatch.dlt645_ids import (
 )
 from meterwatch.domain import METER_ID_DIGITS, ReadingFrame
 from meterwatch.errors import CodecError, RejectedPayload
-from meterwatch.payloads import PayloadLimits, Reason, load_json_object
 
 __all__ = [
     "DI_CURRENT_A",
@@ -262,23 +263,27 @@ class Dlt645Batch:
 
 
 def decode_dlt645_payload(
-    payload: bytes, *, meter_clock_tz: tzinfo = UTC, limits: PayloadLimits | None = None
+    payload: bytes,
+    *,
+    meter_clock_tz: tzinfo = UTC,
+    max_bytes: int = 1 << 20,
+    max_frames: int = 10_000,
 ) -> Dlt645Batch:
     """Decode ``{"ts": ..., "frames": ["68...16", ...]}`` into one reading per meter.
 
     Frames are hex strings (whitespace between bytes allowed) of read replies; they are grouped
-    by meter address. A bad frame is reported in ``rejections`` and the others still count; a
-    meter without an energy frame is refused as a whole. A bad payload raises
-    :class:`RejectedPayload`.
+    by meter address. A bad frame is reported in ``rejections`` and the others still count; so
+    is a second frame of the same meter and identifier, and a meter without an energy frame.
+    ``ts`` is the meter's own clock when it sent both date and time, else the payload's.
+    A bad payload raises :class:`RejectedPayload`.
     """
-    limits = limits or PayloadLimits()
-    doc = load_json_object(payload, limits)
+    doc = _json_object(payload, max_bytes)
     payload_ts = _payload_ts(doc.get("ts"))
     frames = doc.get("frames")
     if not isinstance(frames, list):
-        raise RejectedPayload(Reason.BAD_SCHEMA, "'frames' must be a list of hex strings")
-    if len(frames) > limits.max_readings:
-        raise RejectedPayload(Reason.OVERSIZED, f"{len(frames)} frames > {limits.max_readings}")
+        raise RejectedPayload(Dlt645Reason.BAD_SCHEMA, "'frames' must be a list of hex strings")
+    if len(frames) > max_frames:
+        raise RejectedPayload(Dlt645Reason.OVERSIZED, f"{len(frames)} frames > {max_frames}")
     by_meter: dict[str, dict[str, Dlt645Value]] = {}
     rejections: list[RejectedPayload] = []
     for index, text in enumerate(frames):
@@ -322,6 +327,20 @@ def decode_dlt645_payload(
     return Dlt645Batch(payload_ts, tuple(readings), tuple(rejections))
 
 
+def _json_object(payload: bytes, max_bytes: int) -> dict[str, Any]:
+    if len(payload) > max_bytes:
+        raise RejectedPayload(Dlt645Reason.OVERSIZED, f"{len(payload)} bytes > {max_bytes}")
+    try:
+        doc = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RejectedPayload(Dlt645Reason.NOT_UTF8, str(exc)) from exc
+    except ValueError as exc:
+        raise RejectedPayload(Dlt645Reason.NOT_JSON, str(exc)) from exc
+    if not isinstance(doc, dict):
+        raise RejectedPayload(Dlt645Reason.BAD_SCHEMA, "payload is not a JSON object")
+    return doc
+
+
 def _read_reply(text: Any) -> tuple[str, DataIdentifier, Dlt645Value]:
     if not isinstance(text, str):
         raise RejectedPayload(Dlt645Reason.BAD_HEX, f"{type(text).__name__}, not a hex string")
@@ -353,7 +372,9 @@ def _payload_ts(value: Any) -> datetime:
     except (ValueError, OverflowError, OSError):
         ts = None
     if ts is None or ts.tzinfo is None:
-        raise RejectedPayload(Reason.BAD_TIMESTAMP, f"payload ts {value!r} is not a zoned time")
+        raise RejectedPayload(
+            Dlt645Reason.BAD_TIMESTAMP, f"payload ts {value!r} is not a zoned time"
+        )
     return ts.astimezone(UTC)
 
 

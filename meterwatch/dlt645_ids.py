@@ -40,8 +40,17 @@ Dlt645Value: TypeAlias = int | float | date | time
 
 
 class Dlt645Reason(StrEnum):
-    """Why one frame was refused; the ``reason`` of its :class:`RejectedPayload`."""
+    """Why input was refused; the ``reason`` of its :class:`RejectedPayload`.
 
+    The first five concern a whole payload and use the same strings as
+    :class:`meterwatch.payloads.Reason`, so dead-letter counts agree across formats.
+    """
+
+    OVERSIZED = "oversized_payload"
+    NOT_UTF8 = "not_utf8"
+    NOT_JSON = "not_json"
+    BAD_SCHEMA = "bad_schema"
+    BAD_TIMESTAMP = "bad_timestamp"
     BAD_HEX = "bad_hex"
     BAD_START = "bad_start"
     BAD_END = "bad_end"

@@ -62,7 +62,9 @@ def decode_frame(data: bytes) -> ReadingFrame:
         raise CodecError(f"corrupt reading frame: {exc}") from exc
     if any(len(c) != n for c in cols.values()):
         raise CodecError("corrupt reading frame: column lengths differ from header")
-    meters = np.char.zfill(cols["meter"].astype(f"<U{METER_ID_DIGITS}"), METER_ID_DIGITS)
+    meters = cols["meter"].astype(f"<U{METER_ID_DIGITS}")
+    if n:  # numpy's zfill cannot take an empty array
+        meters = np.char.zfill(meters, METER_ID_DIGITS)
     return ReadingFrame(
         utility=utility,
         area=area,

@@ -49,5 +49,5 @@ def _partition_mismatches(admin: KafkaAdminClient, partitions: int) -> dict[str,
     for desc in admin.describe_topics(list(ALL_TOPICS)):
         count = len(desc.get("partitions", []))
         if count != partitions:
-            found[desc["topic"]] = count
+            found[desc["name"]] = count
     return found

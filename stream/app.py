@@ -52,11 +52,7 @@ def create_app(settings: StreamSettings) -> faust.App:
         "area_state",
         default=dict,
         partitions=settings.kafka_partitions,
-        key_type=str,
-        value_type=dict,
-        key_serializer="raw",
-        value_serializer="json",
-    )
+    )  # keys and values use Faust's table default, JSON: a snapshot is plain data
 
     @app.agent(readings, concurrency=1)  # type: ignore[misc]
     async def assess_frames(stream: Any) -> None:
