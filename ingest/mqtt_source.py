@@ -98,3 +98,25 @@ class MqttSource:
         self.messages.put(
             InboundMessage(msg.topic, msg.payload, msg.mid, msg.qos, int(time.time()))
         )
+
+
+def forget_session(host: str, port: int, client_id: str) -> None:
+    """Drop a bridge's persistent session on the broker.
+
+    A bridge that is gone for good must be forgotten: while its session lives, the broker
+    keeps handing it its share of the shared subscription, and those messages wait for a
+    client that never returns. Connecting once with a clean start and a zero session expiry
+    discards the session.
+    """
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+    )
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    try:
+        client.connect(host, port, keepalive=10, clean_start=True, properties=props)
+        client.loop_start()
+        client.disconnect()
+        client.loop_stop()
+    except OSError as exc:
+        raise ServiceUnavailable(f"MQTT broker {host}:{port}: {exc}") from exc

@@ -49,7 +49,14 @@ def _start_metrics(port: int) -> None:
 
 
 @main.command()
-def ingest() -> None:
+@click.option(
+    "--forget-session",
+    is_flag=True,
+    help="Drop this bridge's persistent MQTT session (METERWATCH_MQTT_CLIENT_ID) and exit. "
+    "Do this when a bridge instance is retired, or the broker keeps queueing its share of "
+    "the shared subscription for it.",
+)
+def ingest(forget_session: bool) -> None:
     """MQTT -> Kafka bridge.
 
     Subscribes to the shared subscription $share/<group>/meters/# with a persistent MQTT v5
@@ -60,9 +67,14 @@ def ingest() -> None:
     METERWATCH_MAX_BATCH_MESSAGES, METERWATCH_MQTT_RECEIVE_MAXIMUM, METERWATCH_METRICS_PORT.
     """
     from ingest.bridge import run_bridge
+    from ingest.mqtt_source import forget_session as drop_session
     from meterwatch.settings import IngestSettings
 
     settings = IngestSettings()
+    if forget_session:
+        drop_session(settings.mqtt_host, settings.mqtt_port, settings.mqtt_client_id)
+        click.echo(f"forgot the MQTT session of {settings.mqtt_client_id}")
+        return
     _start_metrics(settings.metrics_port)
     run_bridge(settings)
 

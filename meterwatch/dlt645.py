@@ -20,7 +20,6 @@ can import it.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
@@ -45,6 +44,7 @@ from meterwatch.dlt645_ids import (
 )
 from meterwatch.domain import METER_ID_DIGITS, ReadingFrame
 from meterwatch.errors import CodecError, RejectedPayload
+from meterwatch.json_payload import load_json_object
 
 __all__ = [
     "DI_CURRENT_A",
@@ -277,7 +277,7 @@ def decode_dlt645_payload(
     ``ts`` is the meter's own clock when it sent both date and time, else the payload's.
     A bad payload raises :class:`RejectedPayload`.
     """
-    doc = _json_object(payload, max_bytes)
+    doc = load_json_object(payload, max_bytes)
     payload_ts = _payload_ts(doc.get("ts"))
     frames = doc.get("frames")
     if not isinstance(frames, list):
@@ -325,20 +325,6 @@ def decode_dlt645_payload(
             )
         )
     return Dlt645Batch(payload_ts, tuple(readings), tuple(rejections))
-
-
-def _json_object(payload: bytes, max_bytes: int) -> dict[str, Any]:
-    if len(payload) > max_bytes:
-        raise RejectedPayload(Dlt645Reason.OVERSIZED, f"{len(payload)} bytes > {max_bytes}")
-    try:
-        doc = json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise RejectedPayload(Dlt645Reason.NOT_UTF8, str(exc)) from exc
-    except ValueError as exc:
-        raise RejectedPayload(Dlt645Reason.NOT_JSON, str(exc)) from exc
-    if not isinstance(doc, dict):
-        raise RejectedPayload(Dlt645Reason.BAD_SCHEMA, "payload is not a JSON object")
-    return doc
 
 
 def _read_reply(text: Any) -> tuple[str, DataIdentifier, Dlt645Value]:

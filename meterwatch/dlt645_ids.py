@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from enum import StrEnum
-from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
@@ -82,7 +82,7 @@ class DataIdentifier:
 
 
 def _load_identifiers() -> Mapping[int, DataIdentifier]:
-    text = resources.files("meterwatch").joinpath("data/dlt645_ids.csv").read_text("utf-8")
+    text = (Path(__file__).parent / "data" / "dlt645_ids.csv").read_text("utf-8")
     rows = csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#"))
     table = {
         int(row["di"], 16): DataIdentifier(

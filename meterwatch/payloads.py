@@ -14,7 +14,6 @@ column-wise with numpy; Python only walks the list once to pull the columns out.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -23,8 +22,10 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from meterwatch.dlt645 import decode_dlt645_payload
 from meterwatch.domain import METER_ID_DIGITS, MeterTopic, ReadingFrame, is_valid_entity_id
 from meterwatch.errors import RejectedPayload
+from meterwatch.json_payload import load_json_object
 
 FORMATS: Final = ("json", "dlt645")
 _EPOCH_2000: Final = 946_684_800
@@ -63,7 +64,7 @@ class PayloadLimits:
 class Rejection:
     """Readings of one payload refused for one reason (indices into its ``readings``)."""
 
-    reason: Reason
+    reason: str  # a Reason, or a Dlt645Reason for dlt645 payloads
     indices: tuple[int, ...]
     detail: str
 
@@ -91,29 +92,12 @@ def parse_topic(topic: str) -> MeterTopic:
     return MeterTopic(utility, area, device, fmt)
 
 
-def load_json_object(payload: bytes, limits: PayloadLimits) -> dict[str, Any]:
-    """Size, UTF-8 and JSON checks shared by every JSON-carried format."""
-    if len(payload) > limits.max_bytes:
-        raise RejectedPayload(Reason.OVERSIZED, f"{len(payload)} bytes > {limits.max_bytes}")
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RejectedPayload(Reason.NOT_UTF8, str(exc)) from exc
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise RejectedPayload(Reason.NOT_JSON, str(exc)) from exc
-    if not isinstance(doc, dict):
-        raise RejectedPayload(Reason.BAD_SCHEMA, "payload is not a JSON object")
-    return doc
-
-
 def decode_json_v1(
     topic: MeterTopic, payload: bytes, received_at: int, limits: PayloadLimits | None = None
 ) -> DecodedPayload:
     """Decode one JSON v1 payload; ``received_at`` (epoch s) bounds future timestamps."""
     limits = limits or PayloadLimits()
-    doc = load_json_object(payload, limits)
+    doc = load_json_object(payload, limits.max_bytes)
     version = doc.get("v")
     if type(version) is not int:
         raise RejectedPayload(Reason.BAD_SCHEMA, "field 'v' missing or not an integer")
@@ -320,5 +304,19 @@ def decode_payload(
 def decode_dlt645(
     topic: MeterTopic, payload: bytes, received_at: int, limits: PayloadLimits
 ) -> DecodedPayload:
-    """``{"ts": ..., "frames": ["68...16", ...]}``: DL/T 645-2007 reply frames, hex."""
-    raise RejectedPayload(Reason.BAD_TOPIC, "dlt645 payloads are not decoded yet")
+    """``{"ts": ..., "frames": ["68...16", ...]}``: DL/T 645-2007 reply frames, hex.
+
+    A bad frame is refused on its own (its index in ``frames`` is the rejection's index);
+    readings stamped in the future are refused like JSON ones.
+    """
+    batch = decode_dlt645_payload(
+        payload, max_bytes=limits.max_bytes, max_frames=limits.max_readings
+    )
+    rejections = [Rejection(r.reason, (), r.detail) for r in batch.rejections]
+    frame = batch.to_frame(topic.utility, topic.area)
+    future = frame.ts > received_at + limits.max_future_s
+    if future.any():
+        meters = ", ".join(frame.meter[future].tolist())
+        rejections.append(Rejection(Reason.FUTURE_TIMESTAMP, (), f"meters {meters}"))
+        frame = frame.select(~future)
+    return DecodedPayload(frame, tuple(rejections))

@@ -10,8 +10,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import IO
+
+from meterwatch.errors import ServiceError
 
 
 class ServiceProcess:
@@ -26,10 +29,12 @@ class ServiceProcess:
         self._args = args
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._log_start = 0
 
     def start(self) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
+        self._log_start = self.log_path.stat().st_size
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "meterwatch.cli", self.service, *self._args],
             stdout=self._log,
@@ -38,6 +43,19 @@ class ServiceProcess:
             start_new_session=True,
         )
         return self
+
+    def wait_for_log(self, text: str, timeout_s: float = 60.0) -> None:
+        """Block until ``text`` appears in this run's log; raise if the process dies first."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if text.encode() in self.log_path.read_bytes()[self._log_start :]:
+                return
+            if not self.running:
+                raise ServiceError(
+                    f"{self.service} exited ({self.returncode}); see {self.log_path}"
+                )
+            time.sleep(0.1)
+        raise ServiceError(f"{self.service}: no {text!r} within {timeout_s}s; see {self.log_path}")
 
     @property
     def running(self) -> bool:

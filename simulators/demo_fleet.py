@@ -26,6 +26,8 @@ class DemoFleet:
     interval_s: int = 900
     start_s: int = 1_795_651_200  # 2026-11-26T00:00:00Z
     seed: int = 7
+    meter_base: int = 0  # added to every meter number: keeps fleets of different runs apart
+    utility_prefix: str = "utility"
     decreasing: tuple[str, ...] = field(default=())
 
     @property
@@ -37,7 +39,7 @@ class DemoFleet:
         return self.devices * self.meters_per_device * self.intervals
 
     def meter_id(self, device_index: int, meter_index: int) -> str:
-        return f"{device_index * self.meters_per_device + meter_index + 1:012d}"
+        return f"{self.meter_base + device_index * self.meters_per_device + meter_index + 1:012d}"
 
     def payloads(self) -> Iterator[tuple[str, bytes]]:
         """(topic, payload) in time order: every device's payload of interval 0, then 1, ..."""
@@ -80,7 +82,8 @@ class DemoFleet:
         per_utility = self.areas_per_utility * self.devices_per_area
         u = device_index // per_utility
         a = (device_index % per_utility) // self.devices_per_area
-        return f"meters/utility-{u + 1}/area-{u + 1}-{a + 1}/conc-{device_index + 1:04d}/json"
+        utility = f"{self.utility_prefix}-{u + 1}"
+        return f"meters/{utility}/area-{u + 1}-{a + 1}/conc-{device_index + 1:04d}/json"
 
     def _decreasing_positions(self) -> list[tuple[int, int]]:
         wanted = set(self.decreasing)
@@ -93,13 +96,13 @@ class DemoFleet:
 
 
 # Each bad case of the walking skeleton's issue, as (topic, payload, expected DLQ reason).
-def bad_payloads() -> list[tuple[str, bytes, str]]:
+def bad_payloads(utility: str = "utility-1") -> list[tuple[str, bytes, str]]:
     good = {"meter": "000099999999", "ts": "2026-11-26T00:15:00Z", "import_wh": 1000}
 
     def doc(**reading: object) -> bytes:
         return json.dumps({"v": 1, "device": "bad-1", "readings": [{**good, **reading}]}).encode()
 
-    topic = "meters/utility-1/area-bad/bad-1/json"
+    topic = f"meters/{utility}/area-bad/bad-1/json"
     return [
         (topic, b"\xff\xfe not utf-8 \x80", "not_utf8"),
         (topic, b"{not json", "not_json"),
@@ -114,8 +117,8 @@ def bad_payloads() -> list[tuple[str, bytes, str]]:
             b'{"v":1,"device":"bad-1","readings":[' + b" " * (2 << 20) + b"]}",
             "oversized_payload",
         ),
-        ("meters/utility-1/area-bad/json", doc(), "bad_topic"),
-        ("meters/utility-1/area-bad/bad-1/xml", doc(), "bad_topic"),
+        (f"meters/{utility}/area-bad/json", doc(), "bad_topic"),
+        (f"meters/{utility}/area-bad/bad-1/xml", doc(), "bad_topic"),
         (topic, doc(meter="12345"), "bad_meter_id"),
         (topic, doc(meter="00001234567X"), "bad_meter_id"),
     ]

@@ -38,7 +38,9 @@ def _reading(**overrides: object) -> dict[str, object]:
 
 
 def test_good_payload_decodes_to_columns() -> None:
-    frame, letters = decode_payload(TOPIC, _payload(_reading(), _reading(meter="000000000001")), NOW)
+    frame, letters = decode_payload(
+        TOPIC, _payload(_reading(), _reading(meter="000000000001")), NOW
+    )
     assert letters == []
     assert frame is not None
     assert (frame.utility, frame.area) == ("u1", "a1")
@@ -141,3 +143,35 @@ def test_every_reading_is_either_kept_or_dead_lettered(readings: list[dict[str, 
     kept = len(frame) if frame is not None else 0
     assert kept + len(rejected) == len(readings)
     assert len(set(rejected)) == len(rejected)
+
+
+def _dlt645_payload(*frames: bytes) -> bytes:
+    return json.dumps({"ts": "2026-11-26T00:15:00Z", "frames": [f.hex() for f in frames]}).encode()
+
+
+def test_dlt645_payload_through_the_common_decoder() -> None:
+    from meterwatch.dlt645 import DI_IMPORT_ENERGY, DI_VOLTAGE_A, encode_read_reply
+
+    energy = encode_read_reply("000012345678", DI_IMPORT_ENERGY, 123456780, preamble=4)
+    voltage = encode_read_reply("000012345678", DI_VOLTAGE_A, 229.8)
+    broken = bytearray(encode_read_reply("000000000009", DI_IMPORT_ENERGY, 10))
+    broken[-2] ^= 0xFF  # the checksum
+    frame, letters = decode_payload(
+        "meters/u1/a1/d1/dlt645", _dlt645_payload(energy, voltage, bytes(broken)), NOW
+    )
+    assert frame is not None
+    assert frame.meter.tolist() == ["000012345678"]
+    assert frame.import_wh.tolist() == [123456780]
+    assert frame.voltage_v.tolist() == [229.8]
+    assert frame.ts.tolist() == [1_795_652_100]
+    assert [letter.reason for letter in letters] == ["bad_checksum"]
+
+
+def test_dlt645_readings_from_the_future_are_refused() -> None:
+    from meterwatch.dlt645 import DI_IMPORT_ENERGY, encode_read_reply
+
+    energy = encode_read_reply("000012345678", DI_IMPORT_ENERGY, 1000)
+    payload = json.dumps({"ts": "2099-01-01T00:00:00Z", "frames": [energy.hex()]}).encode()
+    frame, letters = decode_payload("meters/u1/a1/d1/dlt645", payload, NOW)
+    assert frame is None
+    assert [letter.reason for letter in letters] == ["future_timestamp"]
