@@ -7,16 +7,12 @@ Every service reads its settings from ``METERWATCH_*`` environment variables (se
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
-from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from meterwatch.errors import MeterwatchError
-
-REPO = Path(__file__).resolve().parent.parent
-SERVICES_SCRIPT = REPO / "deploy" / "local" / "services.sh"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,6 +34,8 @@ def main(log_level: str) -> None:
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for chatty in ("kafka", "aiokafka"):  # connection chatter at INFO drowns our own lines
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _start_metrics(port: int) -> None:
@@ -137,38 +135,28 @@ def services() -> None:
 @services.command("up")
 def services_up() -> None:
     """Install what is missing, start what is not running, create topics, migrate."""
+    from meterwatch.local_services import bring_up
     from meterwatch.settings import CommonSettings
-    from meterwatch.topics import ensure_topics
-    from storage.migrate import connect
-    from storage.migrate import migrate as run_migrations
 
-    _run_services_script("up")
-    settings = CommonSettings()
-    created = ensure_topics(settings.kafka_bootstrap, settings.kafka_partitions)
-    click.echo(f"[meterwatch] topics created: {created or 'none (all present)'}")
-    with connect(settings.database_url) as conn:
-        applied = run_migrations(conn)
-    click.echo(f"[meterwatch] migrations applied: {applied or 'none (up to date)'}")
+    created, applied = bring_up(CommonSettings())
+    click.echo(f"[meterwatch] topics created: {', '.join(created) or 'none (all present)'}")
+    click.echo(f"[meterwatch] migrations applied: {', '.join(applied) or 'none (up to date)'}")
 
 
 @services.command("down")
 def services_down() -> None:
     """Stop the local services (their data is kept)."""
-    _run_services_script("down")
+    from meterwatch.local_services import run_services_script
+
+    run_services_script("down")
 
 
 @services.command("status")
 def services_status() -> None:
     """Show whether each local service answers; exit 1 if one does not."""
-    _run_services_script("status")
+    from meterwatch.local_services import run_services_script
 
-
-def _run_services_script(action: str) -> None:
-    result = subprocess.run(["bash", str(SERVICES_SCRIPT), action], check=False)
-    if result.returncode:
-        raise click.ClickException(
-            f"deploy/local/services.sh {action} failed ({result.returncode})"
-        )
+    run_services_script("status")
 
 
 def _register_optional_commands() -> None:
@@ -186,6 +174,9 @@ def run() -> None:
     except MeterwatchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except ValidationError as exc:  # a METERWATCH_* variable that does not fit its setting
+        click.echo(f"error: invalid METERWATCH_* setting: {exc}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

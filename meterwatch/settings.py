@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _REPO = Path(__file__).resolve().parent.parent
@@ -20,12 +20,27 @@ class CommonSettings(BaseSettings):
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(1883, ge=1, le=65535)
+    # The ports deploy/local uses (same variables); they shape the two defaults below.
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    pg_port: int = Field(5432, ge=1, le=65535)
     kafka_bootstrap: str = Field(
-        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
+        "", description="Kafka bootstrap servers host:port[,...]; default 127.0.0.1:KAFKA_PORT"
     )
     kafka_partitions: int = Field(4, ge=1, description="partitions of the meterwatch topics")
-    database_url: str = "postgresql://meterwatch:meterwatch@127.0.0.1:5432/meterwatch"
+    database_url: str = Field(
+        "", description="default postgresql://meterwatch:meterwatch@127.0.0.1:PG_PORT/meterwatch"
+    )
     state_dir: Path = _REPO / ".state"
+
+    @model_validator(mode="after")
+    def _local_defaults(self) -> CommonSettings:
+        if not self.kafka_bootstrap:
+            self.kafka_bootstrap = f"127.0.0.1:{self.kafka_port}"
+        if not self.database_url:
+            self.database_url = (
+                f"postgresql://meterwatch:meterwatch@127.0.0.1:{self.pg_port}/meterwatch"
+            )
+        return self
 
 
 class IngestSettings(CommonSettings):

@@ -17,7 +17,7 @@ from typing import Any
 import faust
 
 from meterwatch.domain import TOPIC_EVENTS, TOPIC_READINGS, TOPIC_READINGS_DLQ
-from meterwatch.errors import CodecError
+from meterwatch.errors import CodecError, MeterwatchError
 from meterwatch.frame_codec import decode_frame
 from meterwatch.settings import StreamSettings
 from stream import metrics
@@ -60,16 +60,18 @@ def create_app(settings: StreamSettings) -> faust.App:
             started = time.monotonic()
             try:
                 frame = decode_frame(event.value)
-            except CodecError as exc:
-                metrics.DEAD_LETTERS.labels("corrupt_frame").inc()
+                result = process_frame(frame, area_state.get(frame.area) or None)
+            except MeterwatchError as exc:  # a bad frame must not crash-loop the agent
+                reason = "corrupt_frame" if isinstance(exc, CodecError) else "processing_error"
+                log.warning("frame to the DLQ (%s): %s", reason, exc)
+                metrics.DEAD_LETTERS.labels(reason).inc()
                 headers = {
-                    "reason": b"corrupt_frame",
-                    "detail": str(exc).encode(),
+                    "reason": reason.encode(),
+                    "detail": str(exc).encode()[:1000],
                     "source_topic": TOPIC_READINGS.encode(),
                 }
                 await (await dlq.send(key=event.key, value=event.value, headers=headers))
                 continue
-            result = process_frame(frame, area_state.get(frame.area) or None)
             area_state[frame.area] = result.state
             for cloud_event in result.events:
                 value = json.dumps(cloud_event, separators=(",", ":")).encode()

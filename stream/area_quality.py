@@ -6,12 +6,17 @@ restarted worker resumes with what it had learned.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
 from detectors.quality import DataQualityRules, Finding, QualityConfig
 from meterwatch.domain import ReadingFrame
+from meterwatch.errors import DetectorError
+from stream import metrics
 from stream.cloudevents import make_event
+
+log = logging.getLogger(__name__)
 
 DETECTOR: Final = "detectors.quality.DataQualityRules/1"
 EVENT_KINDS: Final = ("register_decreased",)  # the walking skeleton's only rule
@@ -30,7 +35,13 @@ def process_frame(
     kinds: tuple[str, ...] = EVENT_KINDS,
 ) -> StepResult:
     """Run the data-quality rules over one frame of an area."""
-    rules = DataQualityRules.restore(state) if state else DataQualityRules(config)
+    rules = DataQualityRules(config)
+    if state:
+        try:
+            rules = DataQualityRules.restore(state)
+        except DetectorError as exc:  # e.g. a snapshot written by an older detector version
+            log.warning("area %s: stored state unusable (%s); starting afresh", frame.area, exc)
+            metrics.STATE_RESETS.inc()
     rules.update(
         frame.meter,
         frame.ts,

@@ -8,6 +8,9 @@ EVENTS = Counter("meterwatch_stream_events_total", "Events emitted, by type", ["
 DEAD_LETTERS = Counter(
     "meterwatch_stream_dead_letters_total", "Undecodable frames sent to the DLQ", ["reason"]
 )
+STATE_RESETS = Counter(
+    "meterwatch_stream_state_resets_total", "Areas whose stored detector state was unusable"
+)
 FRAME_SECONDS = Histogram(
     "meterwatch_stream_frame_seconds",
     "Time to process one frame, events delivered included",

@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from meterwatch.errors import MeterwatchError
-from meterwatch.processes import ServiceProcess
+from meterwatch.processes import LocalPipeline
 from meterwatch.settings import CommonSettings
 from meterwatch.topics import ensure_topics
 from storage.migrate import connect, migrate
@@ -40,41 +39,13 @@ def db(services: CommonSettings) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-class Pipeline:
-    """ingest, stream and store as child processes, each restartable (crash tests)."""
-
-    def __init__(self, log_dir: Path) -> None:
-        # The bridge uses the default MQTT client id, like the demo: a bridge with another id
-        # would leave a persistent session behind that keeps its share of the messages.
-        self.ingest = ServiceProcess("ingest", log_dir / "ingest.log")
-        self.stream = ServiceProcess("stream", log_dir / "stream.log")
-        self.store = ServiceProcess("store", log_dir / "store.log")
-
-    def start_ingest(self) -> None:
-        self.ingest.start().wait_for_log("bridge running")
-
-    def start_store(self) -> None:
-        self.store.start().wait_for_log("resuming from database offsets")
-
-    def start_stream(self) -> None:
-        self.stream.start().wait_for_log("Worker]: Ready", timeout_s=120)
-
-    def stop(self) -> None:
-        for process in (self.ingest, self.stream, self.store):
-            process.stop(grace_s=15)
-
-
 @pytest.fixture(scope="session")
 def pipeline(
     services: CommonSettings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Pipeline]:
-    log_dir = tmp_path_factory.mktemp("pipeline-logs")
-    pipe = Pipeline(log_dir)
+) -> Iterator[LocalPipeline]:
+    pipe = LocalPipeline(tmp_path_factory.mktemp("pipeline-logs"))
     try:
-        pipe.start_store()
-        pipe.start_stream()
-        pipe.start_ingest()
-        yield pipe
+        yield pipe.start()
     finally:
         pipe.stop()
 

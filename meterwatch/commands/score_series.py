@@ -12,7 +12,7 @@ from meterwatch.series_io import read_series, write_scored
 
 
 @click.command("score-series")
-@click.argument("in_file", metavar="IN.csv", type=click.File("r", encoding="utf-8"))
+@click.argument("in_file", metavar="IN.csv", type=click.File("r", encoding="utf-8-sig"))
 @click.argument("out_file", metavar="OUT.csv", type=click.File("w", encoding="utf-8", lazy=True))
 @click.option(
     "--span",

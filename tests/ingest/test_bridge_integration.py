@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
-from meterwatch.domain import TOPIC_READINGS_DLQ
+from meterwatch.dlq import DeadLetterReader, DeadLetterRecord
+from meterwatch.processes import LocalPipeline
 from meterwatch.settings import CommonSettings
 from simulators.demo_fleet import DemoFleet, bad_payloads
 from simulators.publisher import MqttPublisher
@@ -31,7 +31,7 @@ def _count(db: psycopg.Connection, utility_like: str) -> int:
 
 
 def test_100k_readings_from_50_devices_become_100k_rows(
-    pipeline: object, db: psycopg.Connection, services: CommonSettings, run_id: str,
+    pipeline: LocalPipeline, db: psycopg.Connection, services: CommonSettings, run_id: str,
     meter_base: int, wait_until: Callable[..., object],
 ) -> None:  # fmt: skip
     fleet = DemoFleet(
@@ -49,45 +49,31 @@ def test_100k_readings_from_50_devices_become_100k_rows(
 
 
 def test_every_bad_input_reaches_the_dlq_and_no_table(
-    pipeline: object, db: psycopg.Connection, services: CommonSettings, run_id: str,
+    pipeline: LocalPipeline, db: psycopg.Connection, services: CommonSettings, run_id: str,
     wait_until: Callable[..., object],
 ) -> None:  # fmt: skip
     utility = f"bad{run_id}"
     cases = bad_payloads(utility)
-    consumer = KafkaConsumer(bootstrap_servers=services.kafka_bootstrap, enable_auto_commit=False)
-    partitions = [
-        TopicPartition(TOPIC_READINGS_DLQ, p)
-        for p in consumer.partitions_for_topic(TOPIC_READINGS_DLQ)
-    ]
-    consumer.assign(partitions)
-    consumer.seek_to_end()
-    starts = {tp: consumer.position(tp) for tp in partitions}
-    for tp, offset in starts.items():
-        consumer.seek(tp, offset)
-
+    reader = DeadLetterReader(services.kafka_bootstrap)
     assert _publish(services, ((t, p) for t, p, _ in cases), f"pub-{run_id}") == len(cases)
 
-    seen: list[tuple[str, bytes, dict[str, bytes]]] = []
+    seen: list[DeadLetterRecord] = []
 
     def collect() -> int:
-        for records in consumer.poll(timeout_ms=500).values():
-            for r in records:
-                headers = dict(r.headers)
-                if utility.encode() in headers["source_topic"]:
-                    seen.append((headers["source_topic"].decode(), r.value, headers))
+        seen.extend(d for d in reader.poll() if utility in d.source_topic)
         return len(seen)
 
     assert wait_until(collect, len(cases), timeout_s=60, interval_s=0) == len(cases)
-    consumer.close()
+    reader.close()
     expected = sorted((t, p, reason) for t, p, reason in cases)
-    got = sorted((t, v, h["reason"].decode()) for t, v, h in seen)
+    got = sorted((d.source_topic, d.payload, d.reason) for d in seen)
     assert got == expected  # the raw payload, with the right reason, exactly once each
-    assert all(h["received_at"] and h["detail"] for _, _, h in seen)
+    assert all(d.headers["received_at"] and d.headers["detail"] for d in seen)
     assert _count(db, f"{utility}%") == 0
 
 
 def test_bridge_killed_mid_run_loses_and_duplicates_nothing(
-    pipeline: object, db: psycopg.Connection, services: CommonSettings, run_id: str,
+    pipeline: LocalPipeline, db: psycopg.Connection, services: CommonSettings, run_id: str,
     meter_base: int, wait_until: Callable[..., object],
 ) -> None:  # fmt: skip
     fleet = DemoFleet(
@@ -99,8 +85,8 @@ def test_bridge_killed_mid_run_loses_and_duplicates_nothing(
     )
     publisher.start()
     assert wait_until(lambda: _count(db, f"crash{run_id}-%") > 0, True, interval_s=0.05)
-    pipeline.ingest.kill()  # type: ignore[attr-defined]
-    pipeline.start_ingest()  # type: ignore[attr-defined]
+    pipeline.ingest.kill()
+    pipeline.start_ingest()
     publisher.join(timeout=300)
     got = wait_until(lambda: _count(db, f"crash{run_id}-%"), fleet.readings)
     assert got == fleet.readings == 60_000

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
+from meterwatch.processes import LocalPipeline
 from meterwatch.settings import CommonSettings
 from simulators.demo_fleet import DemoFleet
 from simulators.publisher import MqttPublisher
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_writer_killed_mid_run_loses_and_duplicates_nothing(
-    pipeline: object, db: psycopg.Connection, services: CommonSettings, run_id: str,
+    pipeline: LocalPipeline, db: psycopg.Connection, services: CommonSettings, run_id: str,
     meter_base: int, wait_until: Callable[..., object],
 ) -> None:  # fmt: skip
     fleet = DemoFleet(
@@ -34,8 +35,8 @@ def test_writer_killed_mid_run_loses_and_duplicates_nothing(
     sender = threading.Thread(target=publisher.publish_all, args=(fleet.payloads(),))
     sender.start()
     assert wait_until(lambda: count() > 0, True, interval_s=0.05)
-    pipeline.store.kill()  # type: ignore[attr-defined]
-    pipeline.start_store()  # type: ignore[attr-defined]
+    pipeline.store.kill()
+    pipeline.start_store()
     sender.join(timeout=300)
     publisher.close()
     assert wait_until(count, fleet.readings) == fleet.readings == 60_000

@@ -50,3 +50,8 @@ def test_other_rules_are_not_emitted_yet() -> None:
     frame = _frame([1000, 1000, 1000])
     frame.current_a[:] = 5.0  # current without energy: found, but not an event kind yet
     assert process_frame(frame, None).events == []
+
+
+def test_an_unusable_stored_state_starts_afresh_instead_of_crashing() -> None:
+    result = process_frame(_frame([1000, 900]), {"version": 99, "garbage": True})
+    assert [e["data"]["value"] for e in result.events] == [900.0]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
+from meterwatch.processes import LocalPipeline
 from meterwatch.settings import CommonSettings
 from simulators.demo_fleet import DemoFleet
 from simulators.publisher import MqttPublisher
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_one_event_row_even_when_the_same_frame_is_delivered_twice(
-    pipeline: object, db: psycopg.Connection, services: CommonSettings, run_id: str,
+    pipeline: LocalPipeline, db: psycopg.Connection, services: CommonSettings, run_id: str,
     meter_base: int, wait_until: Callable[..., object],
 ) -> None:  # fmt: skip
     fleet = DemoFleet(

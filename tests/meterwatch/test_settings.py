@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from meterwatch.settings import IngestSettings, StoreSettings
+
+
+def test_local_ports_shape_the_default_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METERWATCH_PG_PORT", "55432")
+    monkeypatch.setenv("METERWATCH_KAFKA_PORT", "19092")
+    settings = StoreSettings()
+    assert settings.database_url == "postgresql://meterwatch:meterwatch@127.0.0.1:55432/meterwatch"
+    assert settings.kafka_bootstrap == "127.0.0.1:19092"
+
+
+def test_explicit_addresses_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METERWATCH_KAFKA_BOOTSTRAP", "broker-a:9092,broker-b:9092")
+    assert StoreSettings().kafka_bootstrap == "broker-a:9092,broker-b:9092"
+
+
+def test_bad_values_are_refused_with_the_field_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METERWATCH_LINGER_MS", "0")
+    with pytest.raises(ValidationError, match="linger_ms"):
+        IngestSettings()
