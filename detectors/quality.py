@@ -12,7 +12,7 @@ kind                       value                                   reference
 ``clock_skew``             offset from the nearest interval edge, s ``max_clock_skew_s``
 ``gap``                    seconds since the previous reading        ``max_gap_s``
 ``voltage_out_of_range``   the voltage (V)                          the violated limit (V)
-``current_without_energy`` the current (A)                          the register advance (Wh)
+``current_without_energy`` the current (A)                          the register advance (0 Wh)
 =========================  ======================================  =============================
 
 Readings are compared with the meter's previous *accepted* reading, which may come from an
@@ -79,10 +79,11 @@ class QualityConfig:
     - ``stuck_after_s = 172800``: 48 h without any register movement. A household's standby
       load moves a 10 Wh register several times a day, so two still days are suspicious.
     - ``register_tolerance_wh = 0.0``: any decrease of a cumulative register is a finding.
-    - ``reverse_energy_min_wh = 10.0``: one register step (0.01 kWh) of export energy on a
+    - ``reverse_energy_min_wh = 10.0``: more than one register step (0.01 kWh) of export on a
       meter that is not a prosumer. ``prosumers`` lists the meters allowed to export.
     - ``voltage_min_v = 207.0``, ``voltage_max_v = 253.0``: 230 V ± 10 %, the supply-voltage
-      band of EN 50160 (section 4.2.2, low-voltage supply voltage variations).
+      band of EN 50160 for low-voltage supply voltage variations (clause 4.2.2 from memory;
+      the ±10 % band itself is well known, the clause number is unchecked).
     - ``min_current_a = 1.0`` and ``min_expected_wh = 20.0``: a current of at least 1 A while
       the registers did not move at all, when voltage × current × elapsed time would have
       been at least two register steps. ``nominal_voltage_v`` stands in for a missing voltage.
@@ -300,9 +301,10 @@ class DataQualityRules:
         expected_wh = v_eff * cur * since / 3600.0
         dark = (
             new
-            & (p_obs >= 0)
+            & valid_imp
+            & (p_imp >= 0)
+            & ~moved
             & (cur >= cfg.min_current_a)
-            & (advance <= 0.0)
             & (expected_wh >= cfg.min_expected_wh)
         )
         found.append((dark, "current_without_energy", cur, advance))

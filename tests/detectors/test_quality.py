@@ -242,3 +242,9 @@ def test_empty_frame() -> None:
     rules = DataQualityRules()
     rules.update(*frame([], [], []))
     assert rules.findings == () and rules.n_meters == 0
+
+
+def test_decrease_with_current_is_not_also_current_without_energy() -> None:
+    rules = DataQualityRules()
+    rules.update(*frame([A, A], [0, 900], [100, 50], cur=[5, 5]))
+    assert kinds(rules) == [(A, 900, "register_decreased")]
