@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -48,7 +49,7 @@ class MqttSource:
         self.messages: queue.Queue[InboundMessage] = queue.Queue()
         self._subscribed = threading.Event()
         self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
+            CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
@@ -58,7 +59,7 @@ class MqttSource:
         self._client.on_message = self._on_message
 
     def start(self, timeout_s: float = 30.0) -> None:
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self._session_expiry_s
         props.ReceiveMaximum = self._receive_maximum
         try:
@@ -108,10 +109,8 @@ def forget_session(host: str, port: int, client_id: str) -> None:
     client that never returns. Connecting once with a clean start and a zero session expiry
     discards the session.
     """
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-    )
-    props = Properties(PacketTypes.CONNECT)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 0
     try:
         client.connect(host, port, keepalive=10, clean_start=True, properties=props)

@@ -38,7 +38,7 @@ def encode_frame(frame: ReadingFrame) -> bytes:
     }
     for name in ("ts", "import_wh", "export_wh", "voltage_v", "current_a", "flags"):
         columns[name] = np.asarray(getattr(frame, name)).astype(_COLUMNS[name]).tobytes()
-    body = msgpack.packb(
+    body: bytes = msgpack.packb(
         {"utility": frame.utility, "area": frame.area, "n": len(frame), "columns": columns},
         use_bin_type=True,
     )

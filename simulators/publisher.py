@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterable
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from meterwatch.errors import ServiceError, ServiceUnavailable
 
@@ -13,7 +14,7 @@ from meterwatch.errors import ServiceError, ServiceUnavailable
 class MqttPublisher:
     def __init__(self, host: str, port: int, client_id: str, max_inflight: int = 1000) -> None:
         self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )
         self._client.max_inflight_messages_set(max_inflight)
         self._client.max_queued_messages_set(0)

@@ -30,7 +30,7 @@ class Migration:
 
 def available_migrations() -> list[Migration]:
     folder = resources.files("storage") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [Migration(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
 
 
@@ -45,7 +45,8 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                 " version text PRIMARY KEY, checksum text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = dict(conn.execute("SELECT version, checksum FROM schema_migration").fetchall())
+            rows = conn.execute("SELECT version, checksum FROM schema_migration").fetchall()
+            done: dict[str, str] = dict(rows)
             for migration in available_migrations():
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:

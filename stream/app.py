@@ -39,22 +39,27 @@ def create_app(settings: StreamSettings) -> faust.App:
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
     )
-    raw = {
-        "key_type": bytes,
-        "value_type": bytes,
-        "key_serializer": "raw",
-        "value_serializer": "raw",
-    }
-    readings = app.topic(TOPIC_READINGS, partitions=settings.kafka_partitions, **raw)
-    events_topic = app.topic(TOPIC_EVENTS, partitions=settings.kafka_partitions, **raw)
-    dlq = app.topic(TOPIC_READINGS_DLQ, partitions=settings.kafka_partitions, **raw)
+
+    def raw_topic(name: str) -> faust.TopicT:
+        return app.topic(
+            name,
+            partitions=settings.kafka_partitions,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+
+    readings = raw_topic(TOPIC_READINGS)
+    events_topic = raw_topic(TOPIC_EVENTS)
+    dlq = raw_topic(TOPIC_READINGS_DLQ)
     area_state = app.Table(
         "area_state",
         default=dict,
         partitions=settings.kafka_partitions,
     )  # keys and values use Faust's table default, JSON: a snapshot is plain data
 
-    @app.agent(readings, concurrency=1)  # type: ignore[misc]
+    @app.agent(readings, concurrency=1)
     async def assess_frames(stream: Any) -> None:
         async for event in stream.events():
             started = time.monotonic()
