@@ -16,7 +16,9 @@ _REPO = Path(__file__).resolve().parent.parent
 class CommonSettings(BaseSettings):
     """Addresses of the services every component talks to."""
 
-    model_config = SettingsConfigDict(env_prefix="METERWATCH_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="METERWATCH_", extra="ignore", populate_by_name=True
+    )
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(1883, ge=1, le=65535)
@@ -57,7 +59,13 @@ class IngestSettings(CommonSettings):
     max_payload_bytes: int = Field(1 << 20, ge=1024)
     max_future_s: int = Field(300, ge=0, description="tolerated clock lead of a reading")
     compression: str = "lz4"
-    metrics_port: int = Field(9301, ge=0, le=65535, description="Prometheus port, 0 = off")
+    metrics_port: int = Field(
+        9301,
+        ge=0,
+        le=65535,
+        validation_alias="METERWATCH_INGEST_METRICS_PORT",
+        description="0 = off",
+    )
 
 
 class StreamSettings(CommonSettings):
@@ -65,7 +73,13 @@ class StreamSettings(CommonSettings):
 
     app_id: str = "meterwatch-stream"
     worker_dir: Path = _REPO / ".state" / "faust"
-    metrics_port: int = Field(9302, ge=0, le=65535, description="Prometheus port, 0 = off")
+    metrics_port: int = Field(
+        9302,
+        ge=0,
+        le=65535,
+        validation_alias="METERWATCH_STREAM_METRICS_PORT",
+        description="0 = off",
+    )
 
 
 class StoreSettings(CommonSettings):
@@ -75,4 +89,10 @@ class StoreSettings(CommonSettings):
     max_poll_frames: int = Field(100, ge=1, description="records (frames) per write batch")
     poll_timeout_ms: int = Field(500, ge=1)
     partition_days: int = Field(1, ge=1, description="width of a reading partition, in days")
-    metrics_port: int = Field(9303, ge=0, le=65535, description="Prometheus port, 0 = off")
+    metrics_port: int = Field(
+        9303,
+        ge=0,
+        le=65535,
+        validation_alias="METERWATCH_STORE_METRICS_PORT",
+        description="0 = off",
+    )

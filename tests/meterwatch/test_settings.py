@@ -23,3 +23,9 @@ def test_bad_values_are_refused_with_the_field_name(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("METERWATCH_LINGER_MS", "0")
     with pytest.raises(ValidationError, match="linger_ms"):
         IngestSettings()
+
+
+def test_each_service_has_its_own_metrics_port_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METERWATCH_STORE_METRICS_PORT", "19303")
+    assert StoreSettings().metrics_port == 19303
+    assert IngestSettings().metrics_port == 9301
