@@ -6,6 +6,8 @@ created with the same, configured partition count.
 
 from __future__ import annotations
 
+import time
+
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -33,6 +35,10 @@ def ensure_topics(bootstrap: str, partitions: int) -> list[str]:
             except TopicAlreadyExistsError:
                 pass  # another process won the race
         mismatched = _partition_mismatches(admin, partitions)
+        deadline = time.monotonic() + 30
+        while any(n == 0 for n in mismatched.values()) and time.monotonic() < deadline:
+            time.sleep(0.5)  # a new topic's partitions take a moment to show in metadata
+            mismatched = _partition_mismatches(admin, partitions)
         if mismatched:
             raise ServiceError(
                 f"topics with a partition count other than {partitions}: {mismatched}"
