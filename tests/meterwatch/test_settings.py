@@ -6,6 +6,16 @@ from pydantic import ValidationError
 from meterwatch.settings import IngestSettings, StoreSettings
 
 
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests set their own METERWATCH_* variables; the caller's must not leak in."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("METERWATCH_"):
+            monkeypatch.delenv(name)
+
+
 def test_local_ports_shape_the_default_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METERWATCH_PG_PORT", "55432")
     monkeypatch.setenv("METERWATCH_KAFKA_PORT", "19092")
