@@ -39,6 +39,17 @@ def db(services: CommonSettings) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+@pytest.fixture
+def stored_readings(db: psycopg.Connection) -> Callable[[str], int]:
+    """Rows in ``reading`` whose utility id matches a LIKE pattern."""
+
+    def count(utility_like: str) -> int:
+        row = db.execute("SELECT count(*) FROM reading WHERE utility_id LIKE %s", (utility_like,))
+        return int(row.fetchone()[0])  # type: ignore[index]
+
+    return count
+
+
 @pytest.fixture(scope="session")
 def pipeline(
     services: CommonSettings, tmp_path_factory: pytest.TempPathFactory

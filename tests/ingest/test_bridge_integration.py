@@ -25,14 +25,9 @@ def _publish(settings: CommonSettings, messages: object, client: str) -> int:
         publisher.close()
 
 
-def _count(db: psycopg.Connection, utility_like: str) -> int:
-    row = db.execute("SELECT count(*) FROM reading WHERE utility_id LIKE %s", (utility_like,))
-    return int(row.fetchone()[0])  # type: ignore[index]
-
-
 def test_100k_readings_from_50_devices_become_100k_rows(
     pipeline: LocalPipeline, db: psycopg.Connection, services: CommonSettings, run_id: str,
-    meter_base: int, wait_until: Callable[..., object],
+    meter_base: int, wait_until: Callable[..., object], stored_readings: Callable[[str], int],
 ) -> None:  # fmt: skip
     fleet = DemoFleet(
         utilities=1, areas_per_utility=25, devices_per_area=2, meters_per_device=50,
@@ -40,7 +35,7 @@ def test_100k_readings_from_50_devices_become_100k_rows(
     )  # fmt: skip
     assert fleet.devices == 50 and fleet.readings == 100_000
     assert _publish(services, fleet.payloads(), f"pub-{run_id}") == 2_000
-    assert wait_until(lambda: _count(db, f"vol{run_id}-%"), 100_000) == 100_000
+    assert wait_until(lambda: stored_readings(f"vol{run_id}-%"), 100_000) == 100_000
     distinct = db.execute(
         "SELECT count(DISTINCT (meter_id, ts)) FROM reading WHERE utility_id LIKE %s",
         (f"vol{run_id}-%",),
@@ -50,7 +45,7 @@ def test_100k_readings_from_50_devices_become_100k_rows(
 
 def test_every_bad_input_reaches_the_dlq_and_no_table(
     pipeline: LocalPipeline, db: psycopg.Connection, services: CommonSettings, run_id: str,
-    wait_until: Callable[..., object],
+    wait_until: Callable[..., object], stored_readings: Callable[[str], int],
 ) -> None:  # fmt: skip
     utility = f"bad{run_id}"
     cases = bad_payloads(utility)
@@ -69,12 +64,12 @@ def test_every_bad_input_reaches_the_dlq_and_no_table(
     got = sorted((d.source_topic, d.payload, d.reason) for d in seen)
     assert got == expected  # the raw payload, with the right reason, exactly once each
     assert all(d.headers["received_at"] and d.headers["detail"] for d in seen)
-    assert _count(db, f"{utility}%") == 0
+    assert stored_readings(f"{utility}%") == 0
 
 
 def test_bridge_killed_mid_run_loses_and_duplicates_nothing(
     pipeline: LocalPipeline, db: psycopg.Connection, services: CommonSettings, run_id: str,
-    meter_base: int, wait_until: Callable[..., object],
+    meter_base: int, wait_until: Callable[..., object], stored_readings: Callable[[str], int],
 ) -> None:  # fmt: skip
     fleet = DemoFleet(
         utilities=1, areas_per_utility=10, devices_per_area=2, meters_per_device=50,
@@ -84,9 +79,9 @@ def test_bridge_killed_mid_run_loses_and_duplicates_nothing(
         target=_publish, args=(services, fleet.payloads(), f"pub-{run_id}")
     )
     publisher.start()
-    assert wait_until(lambda: _count(db, f"crash{run_id}-%") > 0, True, interval_s=0.05)
+    assert wait_until(lambda: stored_readings(f"crash{run_id}-%") > 0, True, interval_s=0.05)
     pipeline.ingest.kill()
     pipeline.start_ingest()
     publisher.join(timeout=300)
-    got = wait_until(lambda: _count(db, f"crash{run_id}-%"), fleet.readings)
+    got = wait_until(lambda: stored_readings(f"crash{run_id}-%"), fleet.readings)
     assert got == fleet.readings == 60_000

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 def test_writer_killed_mid_run_loses_and_duplicates_nothing(
     pipeline: LocalPipeline, db: psycopg.Connection, services: CommonSettings, run_id: str,
-    meter_base: int, wait_until: Callable[..., object],
+    meter_base: int, wait_until: Callable[..., object], stored_readings: Callable[[str], int],
 ) -> None:  # fmt: skip
     fleet = DemoFleet(
         utilities=1, areas_per_utility=10, devices_per_area=2, meters_per_device=50,
@@ -26,10 +26,7 @@ def test_writer_killed_mid_run_loses_and_duplicates_nothing(
     )  # fmt: skip
 
     def count() -> int:
-        row = db.execute(
-            "SELECT count(*) FROM reading WHERE utility_id LIKE %s", (f"wcrash{run_id}-%",)
-        ).fetchone()
-        return int(row[0])  # type: ignore[index]
+        return stored_readings(f"wcrash{run_id}-%")
 
     publisher = MqttPublisher(services.mqtt_host, services.mqtt_port, f"pub-{run_id}")
     sender = threading.Thread(target=publisher.publish_all, args=(fleet.payloads(),))

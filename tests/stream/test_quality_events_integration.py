@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def test_one_event_row_even_when_the_same_frame_is_delivered_twice(
     pipeline: LocalPipeline, db: psycopg.Connection, services: CommonSettings, run_id: str,
-    meter_base: int, wait_until: Callable[..., object],
+    meter_base: int, wait_until: Callable[..., object], stored_readings: Callable[[str], int],
 ) -> None:  # fmt: skip
     fleet = DemoFleet(
         utilities=1, areas_per_utility=1, devices_per_area=1, meters_per_device=10,
@@ -38,8 +38,5 @@ def test_one_event_row_even_when_the_same_frame_is_delivered_twice(
 
     expected = [("meterwatch.meter.register_decreased.v1", bad_meter)]
     assert wait_until(events, expected, timeout_s=60) == expected
-    readings = db.execute(
-        "SELECT count(*) FROM reading WHERE utility_id = %s", (f"dq{run_id}-1",)
-    ).fetchone()
-    assert readings == (fleet.readings,)
+    assert stored_readings(f"dq{run_id}-1") == fleet.readings
     assert wait_until(events, [], timeout_s=3) == expected  # no late duplicate shows up
