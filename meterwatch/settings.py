@@ -72,6 +72,11 @@ class StreamSettings(CommonSettings):
     """faust-streaming workers."""
 
     app_id: str = "meterwatch-stream"
+    registry_file: Path | None = Field(
+        None, description="registry CSV (meter_id, utility, area, type, class, is_master)"
+    )
+    mpe_in_service: bool = Field(False, description="judge against in-service limits")
+    jurisdiction: str = Field("DE", description="whose in-service factor applies")
     worker_dir: Path = _REPO / ".state" / "faust"
     metrics_port: int = Field(
         9302,

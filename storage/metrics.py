@@ -5,6 +5,7 @@ from prometheus_client import Counter, Gauge, Histogram
 READINGS_OFFERED = Counter("meterwatch_store_readings_offered_total", "Readings consumed")
 READINGS_INSERTED = Counter("meterwatch_store_readings_inserted_total", "New reading rows")
 EVENTS_INSERTED = Counter("meterwatch_store_events_inserted_total", "New event rows")
+ESTIMATES_INSERTED = Counter("meterwatch_store_estimates_inserted_total", "New estimate rows")
 FALLBACKS = Counter(
     "meterwatch_store_dedup_fallbacks_total", "Batches that needed the ON CONFLICT path"
 )

@@ -18,7 +18,13 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from meterwatch.domain import TOPIC_EVENTS, TOPIC_READINGS, TOPIC_READINGS_DLQ, ReadingFrame
+from meterwatch.domain import (
+    TOPIC_ESTIMATES,
+    TOPIC_EVENTS,
+    TOPIC_READINGS,
+    TOPIC_READINGS_DLQ,
+    ReadingFrame,
+)
 from meterwatch.errors import CodecError, ServiceError, ServiceUnavailable
 from meterwatch.frame_codec import decode_frame
 from meterwatch.settings import StoreSettings
@@ -28,6 +34,8 @@ from storage.writer import BatchWriter, TopicOffset
 
 log = logging.getLogger(__name__)
 REQUIRED_EVENT_FIELDS = ("id", "type", "source", "subject", "time")
+ESTIMATE_FIELDS = ("meter", "utility", "area", "estimate_pct", "uncertainty_pct",
+                   "identifiable", "decision", "detector", "window")  # fmt: skip
 
 
 class _SeekToCommitted(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -61,7 +69,9 @@ class StoreService:
             )
         except KafkaError as exc:
             raise ServiceUnavailable(f"Kafka at {settings.kafka_bootstrap}: {exc}") from exc
-        self._consumer.subscribe([TOPIC_READINGS, TOPIC_EVENTS], listener=_SeekToCommitted(self))
+        self._consumer.subscribe(
+            [TOPIC_READINGS, TOPIC_EVENTS, TOPIC_ESTIMATES], listener=_SeekToCommitted(self)
+        )
         self.stopping = threading.Event()
 
     def seek_to_committed(self, assigned: Any) -> None:
@@ -87,6 +97,7 @@ class StoreService:
         started = time.monotonic()
         frames: list[ReadingFrame] = []
         events: list[dict[str, Any]] = []
+        estimates: list[dict[str, Any]] = []
         offsets: list[TopicOffset] = []
         count = 0
         for tp, batch in records.items():
@@ -94,14 +105,17 @@ class StoreService:
             for record in batch:
                 if tp.topic == TOPIC_READINGS:
                     self._decode_frame(record, frames)
+                elif tp.topic == TOPIC_ESTIMATES:
+                    self._decode_estimates(record, estimates)
                 else:
                     self._decode_event(record, events)
             offsets.append(TopicOffset(tp.topic, tp.partition, batch[-1].offset + 1))
         self._dlq.flush()  # dead letters are durable before their offsets are committed
-        result = self._writer.write(frames, events, offsets)
+        result = self._writer.write(frames, events, offsets, estimates)
         metrics.READINGS_OFFERED.inc(result.readings_offered)
         metrics.READINGS_INSERTED.inc(result.readings_inserted)
         metrics.EVENTS_INSERTED.inc(result.events_inserted)
+        metrics.ESTIMATES_INSERTED.inc(result.estimates_inserted)
         metrics.FALLBACKS.inc(int(result.fallback_used))
         metrics.BATCH_SECONDS.observe(time.monotonic() - started)
         metrics.LAST_COMMIT.set_to_current_time()
@@ -124,6 +138,17 @@ class StoreService:
             events.append(event)
         except ValueError as exc:
             self._dead_letter(record, "bad_event", str(exc))
+
+    def _decode_estimates(self, record: Any, estimates: list[dict[str, Any]]) -> None:
+        try:
+            body = json.loads(record.value)
+            rows = body["estimates"]
+            for row in rows:
+                if not all(k in row for k in ESTIMATE_FIELDS) or "end" not in row["window"]:
+                    raise ValueError(f"an estimate needs {ESTIMATE_FIELDS} and window.end")
+            estimates.extend(rows)
+        except (ValueError, KeyError, TypeError) as exc:
+            self._dead_letter(record, "bad_estimates", str(exc))
 
     def _dead_letter(self, record: Any, reason: str, detail: str) -> None:
         metrics.DEAD_LETTERS.labels(reason).inc()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,10 @@ from storage.copy_binary import READING_COLUMNS, encode_readings
 
 _COLS = ", ".join(READING_COLUMNS)
 EVENT_COLUMNS = ("id", "type", "source", "subject", "time", "utility_id", "area_id", "data")
+ESTIMATE_COLUMNS = (
+    "meter_id", "ts", "utility_id", "area_id", "error_pct", "uncertainty_pct", "identifiable",
+    "decision", "detector",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class WriteResult:
     readings_offered: int
     readings_inserted: int
     events_inserted: int
+    estimates_inserted: int
     fallback_used: bool
 
 
@@ -48,6 +54,7 @@ class BatchWriter:
         self._group = consumer_group
         self._days = partition_days
         self._partitions_known: set[int] = set()
+        self._estimate_partitions: set[int] = set()
 
     def committed_offsets(self) -> dict[tuple[str, int], int]:
         rows = self._conn.execute(
@@ -62,16 +69,23 @@ class BatchWriter:
         frames: list[ReadingFrame],
         events: list[dict[str, Any]],
         offsets: list[TopicOffset],
+        estimates: list[dict[str, Any]] | None = None,
     ) -> WriteResult:
-        """Write one consumed batch and its offsets atomically."""
+        """Write one consumed batch and its offsets atomically.
+
+        ``estimates`` are the stream's per-meter evidence records (``meterwatch.estimates``).
+        """
+        estimates = estimates or []
         try:
             self._ensure_partitions(frames)
+            self._ensure_estimate_partitions(estimates)
             with self._conn.transaction():
                 offered = sum(len(f) for f in frames)
                 inserted, fallback = self._write_readings(frames) if offered else (0, False)
                 events_inserted = self._write_events(events) if events else 0
+                estimates_inserted = self._write_estimates(estimates) if estimates else 0
                 self._store_offsets(offsets)
-            return WriteResult(offered, inserted, events_inserted, fallback)
+            return WriteResult(offered, inserted, events_inserted, estimates_inserted, fallback)
         except psycopg.Error as exc:
             raise StorageError(f"writing a batch failed: {exc}") from exc
 
@@ -132,6 +146,41 @@ class BatchWriter:
                 )  # fmt: skip
         cur.execute(
             f"INSERT INTO event ({cols}) SELECT {cols} FROM event_staging ON CONFLICT DO NOTHING"
+        )
+        return cur.rowcount
+
+    def _ensure_estimate_partitions(self, estimates: list[dict[str, Any]]) -> None:
+        days = {int(e["window"]["end"]) // 86_400 for e in estimates}
+        missing = sorted(d for d in days if d // self._days not in self._estimate_partitions)
+        if not missing:
+            return
+        with self._conn.transaction():
+            self._conn.execute(
+                "SELECT meterwatch_ensure_time_partitions('error_estimate', "
+                "date '1970-01-01' + %s::int, date '1970-01-01' + %s::int, %s)",
+                (missing[0], missing[-1], self._days),
+            )
+        self._estimate_partitions.update(d // self._days for d in missing)
+
+    def _write_estimates(self, estimates: list[dict[str, Any]]) -> int:
+        cur = self._conn.cursor()
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS estimate_staging "
+            "(LIKE error_estimate INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        cols = ", ".join(ESTIMATE_COLUMNS)
+        with cur.copy(f"COPY estimate_staging ({cols}) FROM STDIN") as copy:
+            for e in estimates:
+                copy.write_row(
+                    (
+                        e["meter"], datetime.fromtimestamp(e["window"]["end"], tz=UTC),
+                        e["utility"], e["area"], e["estimate_pct"], e["uncertainty_pct"],
+                        e["identifiable"], e["decision"], e["detector"],
+                    )
+                )  # fmt: skip
+        cur.execute(
+            f"INSERT INTO error_estimate ({cols}) SELECT {cols} FROM estimate_staging "
+            "ON CONFLICT DO NOTHING"
         )
         return cur.rowcount
 

@@ -16,12 +16,13 @@ from typing import Any
 
 import faust
 
-from meterwatch.domain import TOPIC_EVENTS, TOPIC_READINGS, TOPIC_READINGS_DLQ
+from meterwatch.domain import TOPIC_ESTIMATES, TOPIC_EVENTS, TOPIC_READINGS, TOPIC_READINGS_DLQ
 from meterwatch.errors import CodecError, MeterwatchError
 from meterwatch.frame_codec import decode_frame
 from meterwatch.settings import StreamSettings
 from stream import metrics
-from stream.area_quality import process_frame
+from stream.area_worker import assess_frame
+from stream.registry import RegistryBook
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,17 @@ def create_app(settings: StreamSettings) -> faust.App:
     readings = raw_topic(TOPIC_READINGS)
     events_topic = raw_topic(TOPIC_EVENTS)
     dlq = raw_topic(TOPIC_READINGS_DLQ)
+    estimates_topic = raw_topic(TOPIC_ESTIMATES)
+    registry = (
+        RegistryBook.from_csv(
+            settings.registry_file,
+            in_service=settings.mpe_in_service,
+            jurisdiction=settings.jurisdiction,
+        )
+        if settings.registry_file
+        else None
+    )
+    log.info("registry: %s areas", len(registry) if registry else "no")
     area_state = app.Table(
         "area_state",
         default=dict,
@@ -65,7 +77,7 @@ def create_app(settings: StreamSettings) -> faust.App:
             started = time.monotonic()
             try:
                 frame = decode_frame(event.value)
-                result = process_frame(frame, area_state.get(frame.area) or None)
+                result = assess_frame(frame, area_state.get(frame.area) or None, registry)
             except MeterwatchError as exc:  # a bad frame must not crash-loop the agent
                 reason = "corrupt_frame" if isinstance(exc, CodecError) else "processing_error"
                 log.warning("frame to the DLQ (%s): %s", reason, exc)
@@ -78,6 +90,11 @@ def create_app(settings: StreamSettings) -> faust.App:
                 await (await dlq.send(key=event.key, value=event.value, headers=headers))
                 continue
             area_state[frame.area] = result.state
+            if result.estimates:
+                body = {"utility": frame.utility, "area": frame.area, "estimates": result.estimates}
+                value = json.dumps(body, separators=(",", ":")).encode()
+                await (await estimates_topic.send(key=frame.area.encode(), value=value))
+                metrics.ESTIMATES.inc(len(result.estimates))
             for cloud_event in result.events:
                 value = json.dumps(cloud_event, separators=(",", ":")).encode()
                 await (await events_topic.send(key=cloud_event["subject"].encode(), value=value))

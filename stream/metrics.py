@@ -4,6 +4,7 @@ from prometheus_client import Counter, Histogram
 
 FRAMES = Counter("meterwatch_stream_frames_total", "Reading frames processed")
 READINGS = Counter("meterwatch_stream_readings_total", "Readings processed")
+ESTIMATES = Counter("meterwatch_stream_estimates_total", "Per-meter error estimates emitted")
 EVENTS = Counter("meterwatch_stream_events_total", "Events emitted, by type", ["type"])
 DEAD_LETTERS = Counter(
     "meterwatch_stream_dead_letters_total", "Undecodable frames sent to the DLQ", ["reason"]

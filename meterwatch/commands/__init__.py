@@ -11,6 +11,14 @@ _COMMANDS = (
     ("meterwatch.commands.score_series", "score_series"),
     ("meterwatch.commands.sample", "sample"),
     ("meterwatch.commands.demo", "demo"),
+    ("meterwatch.commands.simulate", "simulate"),
+    ("meterwatch.commands.registry", "registry"),
+    ("meterwatch.commands.lots", "lots"),
+    ("meterwatch.commands.inspect", "inspect_group"),
+    ("meterwatch.commands.verdict", "verdict"),
+    ("meterwatch.commands.audit", "audit"),
+    ("meterwatch.commands.rollup", "rollup"),
+    ("meterwatch.commands.retention", "retention"),
 )
 
 

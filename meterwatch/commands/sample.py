@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import cast
+import csv
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from meterwatch.errors import MeterwatchError
 from supervision.attributes import LEVELS, SEVERITIES, Severity, single_plan
 from supervision.variables import variables_plan
+
+if TYPE_CHECKING:
+    from storage.supervision_store import PlanKind
 
 
 @click.group()
@@ -96,3 +101,69 @@ def plan(lot_size: int, aql: str, level: str, severity: str, plan_kind: str) -> 
     )
     for line in lines:
         click.echo(line)
+
+
+@sample.command()
+@click.option("--lot", "lot_id", required=True, help="Lot id, as in `meterwatch lots list`.")
+@click.option(
+    "--plan",
+    "plan_kind",
+    default="attributes",
+    show_default=True,
+    type=click.Choice(["attributes", "variables"]),
+)
+@click.option("--aql", required=True, type=str, help="Acceptance quality limit, e.g. 1.0.")
+@click.option("--level", default="II", show_default=True, type=click.Choice(LEVELS))
+@click.option("--severity", default="normal", show_default=True, type=click.Choice(SEVERITIES))
+@click.option(
+    "--seed", required=True, type=click.IntRange(min=0), help="Recorded; replays the draw."
+)
+@click.option(
+    "--risk-weighted",
+    is_flag=True,
+    help="Select with probabilities growing with the detectors' risk (latest error "
+    "estimates); default: simple random.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="CSV of the selected meters.",
+)
+def draw(
+    lot_id: str,
+    plan_kind: str,
+    aql: str,
+    level: str,
+    severity: str,
+    seed: int,
+    risk_weighted: bool,
+    out: Path,
+) -> None:
+    """Plan and draw the sample of a stored lot; record plan, seed and draw.
+
+    Example: meterwatch sample draw --lot L --plan attributes --aql 1.0 --level II --seed 7
+    --out sample.csv
+    """
+    from meterwatch.commands._db import open_database
+    from storage.supervision_store import draw_sample
+
+    try:
+        with open_database() as conn:
+            recorded = draw_sample(
+                conn, lot_id, cast("PlanKind", plan_kind), aql, level, cast(Severity, severity),
+                seed, risk_weighted_draw=risk_weighted,
+            )  # fmt: skip
+    except MeterwatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["plan_id", "lot_id", "meter_id", "area_id", "inclusion_probability"])
+        for meter, pi in zip(
+            recorded.draw.selected_ids, recorded.draw.inclusion_probabilities, strict=True
+        ):
+            writer.writerow([recorded.plan_id, lot_id, meter, recorded.areas[meter], f"{pi:.6f}"])
+    click.echo(
+        f"plan {recorded.plan_id}: {plan_kind}, code letter {recorded.plan.code_letter}, "
+        f"n {recorded.plan.n}, {recorded.draw.method}, seed {seed} -> {out}"
+    )

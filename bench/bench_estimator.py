@@ -1,0 +1,418 @@
+"""Benchmark of the energy-balance error estimator against issue 3's targets.
+
+    python bench/bench_estimator.py [--quick]
+
+Setup: simulated areas (``simulators.synthetic``) of 200 class-2 meters, 15-minute data,
+30 days, in-service MPE 2 % (IEC 62053-21 class 2, reference conditions), ~3 % of meters
+out of tolerance (a third drifting across the MPE during the run), 2 % vacant homes (tiny
+consumption) and 2 pairs of collinear meters per area, 0.5 % of readings missing at random,
+master static error uniform in ±0.2 %. The estimator is fed one day (96 intervals) at a time
+and decides every day with ``conformity.decide`` (default k); the oracle
+(``detectors.oracle``) decides with the same rule on the same data up to each day.
+
+Everything runs on one core (BLAS threads pinned to 1 before numpy loads). Figures are
+printed and written to bench/RESULTS.md under "## Detectors: energy-balance estimator".
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from detectors import evaluate  # noqa: E402
+from detectors.conformity import DEFAULT_K, Decision, decide  # noqa: E402
+from detectors.energy_balance import AreaErrorEstimator, EstimatorConfig  # noqa: E402
+from detectors.oracle import oracle_estimates  # noqa: E402
+from simulators.synthetic import AreaSpec, SyntheticArea, generate_area  # noqa: E402
+
+MPE = 2.0
+DAYS = 30
+PER_DAY = 96
+OUT = Decision.OUT_OF_TOLERANCE.value
+REPORT_DAYS = (1, 2, 3, 5, 7, 10, 14, 21, 30)
+MAIN = AreaSpec(n_meters=200, days=DAYS, mpe_pct=MPE, tiny_fraction=0.02, twin_pairs=2)
+SECTION = "## Detectors: energy-balance estimator"
+NOTES = (
+    "Notes:",
+    "- Noise model of the simulated areas (`simulators/synthetic.py`): consumer registers "
+    "quantised to 0.01 kWh and read with 3 s clock jitter, master with 1 Wh and 0.5 s; master "
+    "static error U(±0.2 %); readings missing at random (the next reading carries the span); "
+    "load loss I²R with resistance following a daily and a day-to-day temperature cycle; "
+    "white unmetered use (40 W sd); households with daily archetypes, weekends, absences and "
+    "appliance events.",
+    "- Oracle (`detectors/oracle.py`): batch GLS over all data up to day d with the true "
+    "modelled loss subtracted, the true noise covariance, no forgetting, and the estimator's "
+    "own gap bridging, weak prior on θ and identifiability rule, so both can go through "
+    "`decide` alike.",
+    "- Estimator defaults: 90-day memory, prior sd 10 % on θ, white noise 7e-4 of the "
+    "reference load per interval (the simulation's true level is about 5.4e-4: the default is "
+    "deliberately on the safe side), k = 3.72 (specific risk 1e-4 per decision, see "
+    "`detectors/conformity.py`).",
+    "- Detection vs oracle is below the 0.95 target. The estimator's u at day 30 is about "
+    "1.3x the oracle's (the oracle knows the loss and the noise exactly, and is itself "
+    "slightly over-confident by then, coverage 0.93); the estimator pays for its loss terms, "
+    "a per-day loss effect, 90-day forgetting and its safe white-noise level. With k = 3.72 "
+    "the wider u moves the rejection threshold by about 1 % of error, so meters the oracle "
+    "flags just beyond its threshold are still inconclusive for the estimator. Setting the "
+    "white-noise level to the simulation's true value narrows u by about 13 %, but that is "
+    "tuning to the simulator.",
+    "- Master meter off by 0.5 %: every ε̂ shifts by −0.5 %. The estimator takes the median "
+    "ε̂ of identifiable meters as the area's common-mode error; when it exceeds the master's "
+    "tolerance (0.2 %) by more than 3 of its standard uncertainties, `master_suspect` is set "
+    "(an event for the operator) and errors are reported relative to that median, with its "
+    "uncertainty in place of the master's Type B term. This assumes the area's healthy meters "
+    "have a median error near 0; a drift shared by most meters of an area would be masked.",
+    "- Missing data: gaps are bridged exactly (span totals kept, spans open at a block's end "
+    "carried as a debt), so accuracy degrades gracefully and calibration holds at 10 % "
+    "missing; identification gets slower because each unread boundary adds variance.",
+)
+
+
+@dataclass
+class Run:
+    """Per-day results of the estimator and the oracle over several areas (days, meters)."""
+
+    truth: list[np.ndarray] = field(default_factory=list)
+    est: list[np.ndarray] = field(default_factory=list)
+    unc: list[np.ndarray] = field(default_factory=list)
+    ident: list[np.ndarray] = field(default_factory=list)
+    said: list[np.ndarray] = field(default_factory=list)
+    o_est: list[np.ndarray] = field(default_factory=list)
+    o_unc: list[np.ndarray] = field(default_factory=list)
+    o_ident: list[np.ndarray] = field(default_factory=list)
+    o_said: list[np.ndarray] = field(default_factory=list)
+    load: list[np.ndarray] = field(default_factory=list)
+    special: list[np.ndarray] = field(default_factory=list)  # tiny or collinear meters
+    suspect: list[bool] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def cat(self, name: str) -> np.ndarray:
+        return np.concatenate(getattr(self, name), axis=-1)
+
+
+def run_area(area: SyntheticArea, config: EstimatorConfig, out: Run, oracle: bool) -> None:
+    est = AreaErrorEstimator(area.meter_ids, config)
+    n = len(area.meter_ids)
+    shape = (DAYS, n)
+    e, u, ident = np.zeros(shape), np.zeros(shape), np.zeros(shape, bool)
+    said = np.empty(shape, dtype="<U16")
+    t0 = time.perf_counter()
+    for d in range(DAYS):
+        rows = slice(d * PER_DAY, (d + 1) * PER_DAY)
+        est.update(area.master_wh[rows], area.meters_wh[rows])
+        e[d], u[d], ident[d] = est.errors_pct, est.uncertainty_pct, est.identifiable
+        said[d] = decide(e[d], u[d], MPE, identifiable=ident[d])
+    out.seconds += time.perf_counter() - t0
+    out.truth.append(area.true_error_pct[PER_DAY - 1 :: PER_DAY])
+    out.est.append(e)
+    out.unc.append(u)
+    out.ident.append(ident)
+    out.said.append(said)
+    out.suspect.append(est.master_suspect)
+    mean_load = area.true_load_wh.mean(axis=0)
+    out.load.append(mean_load)
+    special = mean_load < 3.0
+    special[: 2 * MAIN.twin_pairs] = True
+    out.special.append(special)
+    if oracle:
+        o = oracle_estimates(
+            area.master_wh,
+            area.meters_wh,
+            area.loss_model_wh,
+            intervals_per_day=PER_DAY,
+            white_var_wh2=area.white_noise_var_wh2,
+            level_var_wh2=area.level_noise_var_wh2,
+        )
+        out.o_est.append(o.errors_pct)
+        out.o_unc.append(o.uncertainty_pct)
+        out.o_ident.append(o.identifiable)
+        out.o_said.append(decide(o.errors_pct, o.uncertainty_pct, MPE, identifiable=o.identifiable))
+
+
+def simulate(spec: AreaSpec, seeds: range, config: EstimatorConfig, oracle: bool) -> Run:
+    out = Run()
+    for seed in seeds:
+        run_area(generate_area(np.random.default_rng(seed), spec), config, out, oracle)
+    return out
+
+
+def summary(run: Run) -> dict[str, float]:
+    """Day-30 accuracy and decisions of one run."""
+    truth, est, unc = run.cat("truth"), run.cat("est"), run.cat("unc")
+    said = run.cat("said")
+    return {
+        "mae": evaluate.mean_absolute_error(truth[-1], est[-1], mask=~run.cat("special")),
+        "coverage": evaluate.interval_coverage(truth[-1], est[-1], unc[-1]),
+        "recall": evaluate.out_of_tolerance_recall(truth[-1], said[-1], mpe_pct=MPE),
+        "false": evaluate.false_replacement_rate(truth, said, mpe_pct=MPE),
+    }
+
+
+def best_cpu_seconds(work: Callable[[], None], repeats: int = 3) -> float:
+    """Least CPU time of this process over a few runs: other load on the machine only
+    lengthens wall time, and the minimum is the least disturbed run."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        work()
+        times.append(time.process_time() - t0)
+    return min(times)
+
+
+def estimator_speed(area: SyntheticArea) -> float:
+    """Meter-intervals per CPU second: 30 day blocks, reading results and deciding each day."""
+
+    def work() -> None:
+        est = AreaErrorEstimator(area.meter_ids)
+        for d in range(DAYS):
+            rows = slice(d * PER_DAY, (d + 1) * PER_DAY)
+            est.update(area.master_wh[rows], area.meters_wh[rows])
+            decide(est.errors_pct, est.uncertainty_pct, MPE, identifiable=est.identifiable)
+
+    return area.meters_wh.size / best_cpu_seconds(work)
+
+
+def river_speed(area: SyntheticArea) -> dict[str, float]:
+    """Per-meter increments through River's PageHinkley and ADWIN, one detector per meter."""
+    from river.drift import ADWIN, PageHinkley
+
+    series = [col[~np.isnan(col)].tolist() for col in area.meters_wh.T]
+    total = sum(len(s) for s in series)
+    rates = {}
+    for name, make in (("PageHinkley", PageHinkley), ("ADWIN", ADWIN)):
+
+        def work(make: Callable[[], Any] = make) -> None:
+            for values in series:
+                det = make()
+                for v in values:
+                    det.update(v)
+
+        rates[name] = total / best_cpu_seconds(work)
+    return rates
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    return "n/a" if np.isnan(x) else f"{x:.{digits}f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few areas, a smoke run")
+    args = parser.parse_args()
+    n_main, n_side = (6, 2) if args.quick else (100, 10)
+    config = EstimatorConfig()
+    lines: list[str] = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    t_start = time.perf_counter()
+    main_run = simulate(MAIN, range(n_main), config, oracle=True)
+    truth, est, unc = main_run.cat("truth"), main_run.cat("est"), main_run.cat("unc")
+    ident, said = main_run.cat("ident"), main_run.cat("said")
+    o_est, o_ident, o_said = main_run.cat("o_est"), main_run.cat("o_ident"), main_run.cat("o_said")
+    o_unc = main_run.cat("o_unc")
+    special, load = main_run.cat("special"), main_run.cat("load")
+    n_meters = truth.shape[1]
+    say(
+        f"Setup: {n_main} areas x 200 meters ({n_meters} meters), 15-min data, {DAYS} days, "
+        f"class 2, MPE {MPE:.0f} %, k = {DEFAULT_K:.3f}, 0.5 % missing, master error "
+        "U(±0.2 %), 2 % tiny-consumption meters and 2 collinear pairs per area."
+    )
+    say()
+    say("Calibration (coverage of ε̂ ± 1.96·u, target ≥ 0.93 at every day):")
+    say(
+        "| day | all meters | identifiable | median u (%) | identifiable share "
+        "| oracle coverage (its identifiable) | oracle median u (%) |"
+    )
+    say("|---|---|---|---|---|---|---|")
+    for d in REPORT_DAYS:
+        i = d - 1
+        o_cov = evaluate.interval_coverage(truth[i], o_est[i], o_unc[i], mask=o_ident[i])
+        o_u = np.median(o_unc[i][o_ident[i]]) if o_ident[i].any() else float("nan")
+        say(
+            f"| {d} | {fmt(evaluate.interval_coverage(truth[i], est[i], unc[i]))} | "
+            f"{fmt(evaluate.interval_coverage(truth[i], est[i], unc[i], mask=ident[i]))} | "
+            f"{np.median(unc[i]):.2f} | {ident[i].mean():.3f} | {fmt(o_cov)} | {fmt(o_u, 2)} |"
+        )
+    worst = min(evaluate.interval_coverage(truth[d], est[d], unc[d]) for d in range(DAYS))
+    say(f"Lowest coverage over all 30 days: {worst:.3f}")
+    say()
+    usable = o_ident[-1] & ~special
+    mae_est = evaluate.mean_absolute_error(truth[-1], est[-1], mask=usable)
+    mae_orc = evaluate.mean_absolute_error(truth[-1], o_est[-1], mask=usable)
+    say(
+        f"Efficiency at day 30 (meters the oracle can identify, {usable.sum()}): MAE estimator "
+        f"{mae_est:.3f} %, oracle {mae_orc:.3f} %, ratio {mae_est / mae_orc:.3f} (target ≤ 1.25)"
+    )
+    say()
+    say(
+        "Detection vs oracle (of meters the oracle decides out_of_tolerance at day d, share the "
+        "estimator has decided by day d; target ≥ 0.95):"
+    )
+    ever = np.logical_or.accumulate(said == OUT, axis=0)
+    for d in (7, 14, 30):
+        o_out = o_said[d - 1] == OUT
+        share = ever[d - 1][o_out].mean() if o_out.any() else float("nan")
+        say(
+            f"- day {d}: oracle flags {o_out.sum()}, estimator has {int(ever[d - 1][o_out].sum())}"
+            f" of them: {fmt(share)}"
+        )
+    say()
+    say("Absolute recall (truly out of tolerance at day d, decided out_of_tolerance at day d):")
+    say("| day | " + " | ".join(str(d) for d in REPORT_DAYS) + " |")
+    say("|---|" + "---|" * len(REPORT_DAYS))
+    rec = [
+        evaluate.out_of_tolerance_recall(truth[d - 1], said[d - 1], mpe_pct=MPE)
+        for d in REPORT_DAYS
+    ]
+    o_rec = [
+        evaluate.out_of_tolerance_recall(truth[d - 1], o_said[d - 1], mpe_pct=MPE)
+        for d in REPORT_DAYS
+    ]
+    say("| estimator | " + " | ".join(fmt(r, 2) for r in rec) + " |")
+    say("| oracle | " + " | ".join(fmt(r, 2) for r in o_rec) + " |")
+
+    def recall_in(mask: np.ndarray) -> str:
+        r = evaluate.out_of_tolerance_recall(truth[-1][mask], said[-1][mask], mpe_pct=MPE)
+        return f"{fmt(r, 2)} (n={int((np.abs(truth[-1][mask]) > MPE).sum())})"
+
+    ratio = np.abs(truth[-1]) / MPE
+    say(
+        "By |ε|/MPE at day 30: "
+        + "; ".join(
+            f"{lo:g}–{hi:g}: {recall_in((ratio > lo) & (ratio <= hi))}"
+            for lo, hi in ((1, 1.5), (1.5, 2), (2, 3), (3, 4.5))
+        )
+    )
+    qs = np.quantile(load[~special], [1 / 3, 2 / 3])
+    bands = (
+        ("low", load < qs[0]),
+        ("mid", (load >= qs[0]) & (load < qs[1])),
+        ("high", load >= qs[1]),
+    )
+    say(
+        "By consumption tercile at day 30 (mean Wh per 15 min: "
+        f"<{qs[0]:.0f}, {qs[0]:.0f}–{qs[1]:.0f}, ≥{qs[1]:.0f}): "
+        + "; ".join(f"{name}: {recall_in(m)}" for name, m in bands)
+    )
+    delays = evaluate.detection_delay(truth, said, mpe_pct=MPE)
+    found = delays[np.isfinite(delays)]
+    say(
+        f"Detection delay after the true error crosses the MPE: median {np.median(found):.0f} days "
+        f"over {found.size} detected meters; {int(np.isinf(delays).sum())} crossed but not yet "
+        "detected by day 30"
+    )
+    say()
+    healthy = (np.abs(truth) <= 0.5 * MPE).all(axis=0)
+    false_est = evaluate.false_replacement_rate(truth, said, mpe_pct=MPE)
+    false_orc = evaluate.false_replacement_rate(truth, o_said, mpe_pct=MPE)
+    n_false = int((said == OUT).any(axis=0)[healthy].sum())
+    say(
+        f"False replacements (healthy = |ε| ≤ 0.5·MPE, {healthy.sum()} meters, ever ordered out "
+        f"over 30 daily decisions): estimator {n_false} = {false_est:.5f} "
+        f"(target ≤ 0.001), oracle {false_orc:.5f}"
+    )
+    bad_special = int((said[:, special] == OUT).sum())
+    say(
+        f"Identifiability: {special.sum()} tiny or collinear meters, identifiable at day 30: "
+        f"{int(ident[-1][special].sum())}, ever out_of_tolerance: {bad_special}; all meters "
+        f"identifiable at day 30: {ident[-1].mean():.3f}"
+    )
+    say()
+    speed_area = generate_area(np.random.default_rng(0), MAIN)
+    rate = estimator_speed(speed_area)
+    rivers = river_speed(speed_area)
+    wall = main_run.seconds / (n_main * DAYS)
+    say(
+        f"Speed (one core, day blocks of 200 x 96, update + results + decide; best of 3 by CPU "
+        f"time): {rate / 1e6:.2f} M meter-intervals/s ({200 * PER_DAY / rate * 1e3:.2f} ms per "
+        f"block; target ≥ 5 M/s). Wall time in the main run: {wall * 1e3:.2f} ms per block, "
+        f"load average {os.getloadavg()[0]:.1f} on 2 cores (other sessions' services running)."
+    )
+    for name, r in rivers.items():
+        say(
+            f"- River {name} on the same per-meter series: {r / 1e6:.2f} M values/s; "
+            f"estimator / {name} = {rate / r:.1f}x"
+        )
+    say()
+    say(
+        "Degradation at day 30 (MAE over non-special meters, coverage over all, recall, "
+        "false-replacement rate):"
+    )
+    say("| scenario | MAE (%) | coverage | recall | false repl. | master flagged |")
+    say("|---|---|---|---|---|---|")
+    base = summary(main_run)
+    say(
+        f"| main (0.5 % missing) | {base['mae']:.3f} | {base['coverage']:.3f} | "
+        f"{fmt(base['recall'], 2)} | {base['false']:.5f} | "
+        f"{np.mean(main_run.suspect):.2f} |"
+    )
+    side = range(1000, 1000 + n_side)
+    for rate_missing in (0.02, 0.10):
+        r = simulate(replace(MAIN, missing_rate=rate_missing), side, config, oracle=False)
+        s = summary(r)
+        say(
+            f"| {rate_missing:.0%} missing | {s['mae']:.3f} | {s['coverage']:.3f} | "
+            f"{fmt(s['recall'], 2)} | {s['false']:.5f} | {np.mean(r.suspect):.2f} |"
+        )
+    off = replace(MAIN, master_error_pct=0.5)
+    for label, cfg in (
+        ("master +0.5 %, no recentring", replace(config, recentre_on_master_suspect=False)),
+        ("master +0.5 %, recentred when flagged", config),
+    ):
+        r = simulate(off, side, cfg, oracle=False)
+        s = summary(r)
+        say(
+            f"| {label} | {s['mae']:.3f} | {s['coverage']:.3f} | {fmt(s['recall'], 2)} | "
+            f"{s['false']:.5f} | {np.mean(r.suspect):.2f} |"
+        )
+    say()
+    for note in NOTES:
+        say(note)
+    say()
+    say(f"Total bench time: {time.perf_counter() - t_start:.0f} s")
+    if not args.quick:  # a smoke run does not overwrite the recorded figures
+        write_results(lines)
+
+
+def write_results(lines: list[str]) -> None:
+    date = subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
+    head = [
+        SECTION,
+        "",
+        f"Measured {date} on a 2-core, 24 GiB machine, Python {platform.python_version()}, "
+        "one core (`python bench/bench_estimator.py`).",
+        "",
+    ]
+    section = "\n".join(head + lines) + "\n"
+    path = Path(__file__).with_name("RESULTS.md")
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    start = text.find(SECTION)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        nxt = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + ("" if nxt < 0 else text[nxt:])
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,508 @@
+"""Per-meter error estimation from one area's energy balance, with GUM uncertainty.
+
+Model, per interval t: ``E_master(t) = Σ_i θ_i·e_i(t) + L(t) + noise``, ``θ_i = 1/(1+ε_i)``.
+
+**Loss.** ``L(t) = a·s + (b + b_c·cos h_t + b_s·sin h_t + δ_day)·S_t²/s``, ``S_t = Σ_i e_i(t)``,
+``s`` the area's reference load per interval (mean master increment of the first block),
+``h_t`` the time of day. ``a·s`` is the fixed loss (transformer no-load loss, meter and
+concentrator self-consumption: constant power, so constant energy per interval). The rest is
+the load loss, I²R with I ∝ P, so energy ``∝ P²·Δt ∝ S²`` per interval; its resistance
+follows conductor temperature, hence a daily harmonic and a per-day random effect ``δ_day``
+(prior ``N(0, loss_day_sd²)``, marginalised out exactly when its day ends) for the weather.
+There is deliberately no term linear in S: it would be confounded with a common scaling of
+all θ. Unmetered use, phase imbalance and the like are not modelled.
+
+**Noise.** Registers are quantised and read with clock jitter, which act on the *cumulative*
+register at each boundary: their effect on an increment is ``u_t − u_{t−1}``, with ``σ_u²``
+known from the resolutions (:mod:`detectors.gls`). The rest (unmetered use, what the loss
+model misses) is taken as white with standard deviation ``white_noise_fraction`` of the
+reference load per interval: a stated noise model, to be set per area where it is known
+better; the Birge ratio below widens the uncertainty when the data disagree. (Estimating it
+online from residual moments was tried and made both weighting and calibration worse: the
+residuals carry loss-model misfit that is not white.) Rows are whitened with
+the exact Cholesky recursion of this tridiagonal covariance (carried across blocks), which
+makes the estimator generalised least squares, and the attenuation that quantisation noise
+in the regressors causes is removed (corrected least squares).
+
+**Estimation.** Block-recursive least squares in information form with forgetting factor
+``λ = 1 − 1/(memory_days·intervals_per_day)`` per interval, regularised by a prior
+``θ ~ N(1, prior_sd²)`` (and a weak zero-mean prior on the loss terms) that is never
+forgotten. Each block is robustified before it is added: a-priori residuals are
+Huber-winsorised at ``huber_c`` times their predictive standard deviation (noise plus
+parameter uncertainty): bad master readings, bursts of theft, wrong imputations.
+
+**Gaps** (:mod:`detectors.bridging`): a NaN increment means the register was not read and
+the next value carries the whole span. A meter's span total is spread evenly over its rows,
+the master's along the meters' total. The guess's error sits on the unread boundaries (a
+Brownian bridge, variance ``split_cv²·var_i·j(k−j)/k``, ``var_i`` the meter's variance of
+one-interval increments), so it enters the level noise; rows are kept rather than merged,
+because with 200 meters and 2 % independent loss almost no interval has every meter. An
+unread *master* boundary gets so large a variance (``(10·s)²``) that its span is in effect
+one exact equation: any guess of the master's split errs with the meters' own variation. A
+span still open when a block ends is guessed from the meter's mean (unknown cells, variance
+``var_i`` each); the guess is kept as a debt and subtracted from the value that finally
+closes the span, so every total stays exact and nothing is held back between blocks.
+
+**Uncertainty (GUM).** ``C = max(1, s²)·M⁻¹``, ``M`` the posterior information and ``s²`` the
+Birge ratio (whitened residual variance per effective interval, never allowed to shrink the
+model's variance); ``u(ε) = u(θ)/θ²``, combined in quadrature with the master meter's Type B
+``master_uncertainty_pct`` (a master error shifts every ε alike). A meter is
+``identifiable`` when the data has cut its prior variance to at most
+``identifiable_variance_ratio`` of it: tiny consumption and collinear profiles (two meters
+with one profile leave their difference to the prior) are not.
+
+**Master meter.** The median ε̂ of identifiable meters estimates the common shift a master
+error causes. Beyond ``master_tolerance_pct`` with guard ``master_guard_k``,
+``master_suspect`` is set and, if ``recentre_on_master_suspect``, errors are reported
+relative to that median (whose uncertainty replaces the master's Type B term).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors._snapshot import check_version, floats_in, floats_out
+from detectors.bridging import (
+    ANCHORED,
+    NEW,
+    UNKNOWN,
+    fill_area,
+    open_debts,
+    settle_debts,
+)
+from detectors.gls import WhiteningCarry, lower_inverse, start_carry, whiten
+from meterwatch.errors import DetectorError
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+_KIND, _VERSION = "area_error_estimator", 1
+_LOSS_TERMS = 5  # a, b, b_c, b_s, δ_day
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    """Hyperparameters of :class:`AreaErrorEstimator` (energies in Wh, errors in percent)."""
+
+    intervals_per_day: int = 96
+    memory_days: float = 90.0
+    prior_sd: float = 0.1
+    loss_prior_sd: float = 0.2
+    loss_day_sd: float = 0.003
+    register_resolution_wh: float = 10.0
+    master_resolution_wh: float = 1.0
+    clock_jitter_s: float = 3.0
+    master_clock_jitter_s: float = 0.5
+    master_uncertainty_pct: float = 0.2 / math.sqrt(3.0)
+    white_noise_fraction: float = 7e-4
+    split_cv: float = 0.5
+    huber_c: float = 3.0
+    identifiable_variance_ratio: float = 0.25
+    min_meters_common: int = 20
+    master_tolerance_pct: float = 0.2
+    master_guard_k: float = 3.0
+    recentre_on_master_suspect: bool = True
+
+    @property
+    def forgetting(self) -> float:
+        return 1.0 - 1.0 / (self.memory_days * self.intervals_per_day)
+
+
+def _readonly(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+class AreaErrorEstimator:
+    """Streaming estimate of every consumer meter's error in one area; see the module doc."""
+
+    def __init__(
+        self, meter_ids: list[str] | tuple[str, ...], config: EstimatorConfig | None = None
+    ) -> None:
+        ids = list(meter_ids)
+        if len(set(ids)) != len(ids):
+            raise DetectorError("meter ids must be unique")
+        self.config = config or EstimatorConfig()
+        self._ids: list[str] = ids
+        n = len(ids)
+        width = n + _LOSS_TERMS + 1
+        self._info = np.zeros((width, width))  # data information of [θ…, loss…, y]
+        self._n_eff = 0.0
+        self._s_ref = math.nan
+        self._white = math.nan  # σ_w², set from the first block
+        self._clock = 0  # interval of the day of the next row to process
+        self._tau = np.zeros(n)  # forgotten sums of each meter's whitened regressor noise
+        self._carry = start_carry(width, n)
+        self._stats = np.zeros((3, n + 1))  # forgotten count, sum, sum² of [master, meters]
+        self._states = np.full(n + 1, ANCHORED, dtype=np.int64)  # the first block follows a read
+        self._debt = np.zeros((2, n + 1))  # energy guessed for spans still open, and their rows
+        self._residuals = np.zeros(0)
+        self._refresh()
+
+    # ------------------------------------------------------------------ results
+    @property
+    def meter_ids(self) -> tuple[str, ...]:
+        return tuple(self._ids)
+
+    @property
+    def errors_pct(self) -> FloatArray:
+        return _readonly(self._errors)
+
+    @property
+    def uncertainty_pct(self) -> FloatArray:
+        return _readonly(self._uncert)
+
+    @property
+    def identifiable(self) -> BoolArray:
+        return _readonly(self._ident)
+
+    @property
+    def loss_fixed_wh(self) -> float:
+        """Estimated fixed loss per interval."""
+        return float(self._x[-_LOSS_TERMS] * self._s_ref)
+
+    @property
+    def loss_load_wh(self) -> float:
+        """Estimated load loss per interval at the reference load (daily mean)."""
+        return float(self._x[1 - _LOSS_TERMS] * self._s_ref)
+
+    @property
+    def reference_load_wh(self) -> float:
+        return self._s_ref
+
+    @property
+    def balance_residuals_wh(self) -> FloatArray:
+        """Master minus modelled balance for each interval of the last processed block."""
+        return _readonly(self._residuals)
+
+    @property
+    def birge_ratio(self) -> float:
+        """Whitened residual variance per interval; above 1 the noise model is too optimistic
+        (uncertainties are then widened by its square root)."""
+        return self._birge
+
+    @property
+    def common_error_pct(self) -> float:
+        """Median ε̂ of identifiable meters (≈ −master error); NaN with too few meters."""
+        return self._common
+
+    @property
+    def master_suspect(self) -> bool:
+        return self._suspect
+
+    # ------------------------------------------------------------------ update
+    def update(
+        self, master_wh: npt.ArrayLike, meters_wh: npt.ArrayLike, start_interval: int | None = None
+    ) -> None:
+        """Add one block of increments: master (T,), meters (T, n); NaN = not read.
+
+        The first block is taken to start right after a reading of every register. A meter
+        added later (``add_meter``, ``replace_meter``) has had no reading: its leading NaNs
+        are unknown and its first value is its own interval's increment. ``start_interval``
+        is the interval of the day (0 starts at midnight) of the block's first row; by
+        default rows continue where the previous block ended.
+        """
+        master = np.asarray(master_wh, dtype=np.float64)
+        meters = np.asarray(meters_wh, dtype=np.float64)
+        n = len(self._ids)
+        if master.ndim != 1 or meters.shape != (master.shape[0], n):
+            raise DetectorError(
+                f"expected master (T,) and meters (T, {n}); got {master.shape} and {meters.shape}"
+            )
+        if np.isinf(master).any() or np.isinf(meters).any():
+            raise DetectorError("increments must be finite or NaN")
+        if start_interval is not None:
+            self._clock = start_interval % self.config.intervals_per_day
+        rows, settled = settle_debts(
+            np.column_stack([master, meters]), self._debt[0], self._debt[1] > 0
+        )
+        owed_rows = np.where(settled, self._debt[1], 0.0)
+        self._debt[:, settled] = 0.0
+        phi = None
+        if np.isnan(rows).all():  # nothing was read: only the debts and the clock move on
+            self._debt[1] += len(rows) * (self._states == ANCHORED)
+            self._clock = (self._clock + len(rows)) % self.config.intervals_per_day
+        elif len(rows):
+            phi = self._process(rows, owed_rows)
+        self._states[~np.isnan(rows).all(axis=0)] = ANCHORED
+        self._refresh()
+        if phi is not None:
+            self._residuals = rows[:, 0] - phi @ self._x
+
+    def _process(self, rows: FloatArray, owed_rows: FloatArray) -> FloatArray:
+        """Fill, robustify, whiten and add one block of rows; returns its regressors."""
+        cfg, n = self.config, len(self._ids)
+        p, t_len = n + _LOSS_TERMS, len(rows)
+        single = ~np.isnan(rows)
+        single[1:] &= single[:-1]
+        first = (~np.isnan(rows)).argmax(axis=0)
+        single[first, np.arange(n + 1)] &= owed_rows == 0  # a settled debt spans many rows
+        mean, var = self._typical(rows, single)
+        filled, kind, bridge = fill_area(rows, mean, self._states)
+        guess, run = open_debts(rows, filled)
+        owes = (run > 0) & (self._states == ANCHORED)  # a new meter's leading gap is no debt
+        self._debt += np.where(owes, np.stack([guess, run]), 0.0)
+        self._stats = cfg.forgetting**t_len * self._stats + np.stack(
+            [
+                single.sum(axis=0),
+                np.where(single, rows, 0.0).sum(axis=0),
+                np.where(single, rows**2, 0.0).sum(axis=0),
+            ]
+        )
+        if math.isnan(self._s_ref):
+            ref = float(np.mean(filled[:, 0]))
+            self._s_ref = ref if ref > 0 else max(float(filled[:, 1:].sum(axis=1).mean()), 1.0)
+            self._white = (cfg.white_noise_fraction * self._s_ref) ** 2
+        theta2 = np.r_[1.0, self._x[:n] ** 2]
+        base_level = self._level_var(mean)
+        split = cfg.split_cv**2 * var
+        split[0] = var[0] = (10.0 * self._s_ref) ** 2  # unread master boundary: merge its span
+        unknown = np.where(kind == UNKNOWN, var, 0.0)
+        unknown[first, np.arange(n + 1)] += owed_rows * var  # a settled debt's guessing error
+        level = base_level + bridge @ (theta2 * split)
+        white = self._white + unknown @ theta2
+        phi = np.empty((t_len, p + 1))
+        phi[:, :n] = filled[:, 1:]
+        phi[:, n] = self._s_ref
+        load = filled[:, 1:].sum(axis=1) ** 2 / self._s_ref
+        clock = self._clock + np.arange(t_len)
+        hour = 2 * np.pi * clock / cfg.intervals_per_day
+        phi[:, n + 1 : p] = load[:, None] * np.stack(
+            [np.ones(t_len), np.cos(hour), np.sin(hour), np.ones(t_len)], axis=1
+        )
+        self._clock = int(clock[-1] + 1) % cfg.intervals_per_day
+        pred = phi[:, :p] @ self._x
+        par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
+        level_prev = np.r_[self._carry.level if self._carry.alpha > 0 else level[0], level[:-1]]
+        limit = cfg.huber_c * np.sqrt(white + level + level_prev + par_var)
+        phi[:, p] = pred + np.clip(filled[:, 0] - pred, -limit, limit)
+        step = cfg.register_resolution_wh
+        # a meter using less than one register step per interval barely ticks
+        quant = step**2 / 12.0 * np.minimum(1.0, mean[1:] / max(step, 1e-12))
+        read = (bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN)  # imputed errors are Berkson
+        z, tau, self._carry = whiten(
+            phi,
+            white,
+            level,
+            quant * read,
+            self._carry,
+            restart=(p - 1, clock % cfg.intervals_per_day == 0),
+        )
+        self._accumulate(z, tau, clock)
+        return phi[:, :p]
+
+    def _typical(self, rows: FloatArray, single: BoolArray) -> tuple[FloatArray, FloatArray]:
+        """Each column's mean and variance of one-interval increments (history, else block)."""
+        count = np.maximum(self._stats[0], 1e-12)
+        mean = self._stats[1] / count
+        var = np.maximum(self._stats[2] / count - mean**2, 0.0)
+        unseen = self._stats[0] == 0
+        if unseen.any():
+            seen_rows = single[:, unseen].sum(axis=0)
+            block = np.where(single[:, unseen], rows[:, unseen], 0.0).sum(axis=0)
+            mean[unseen] = np.where(seen_rows > 0, block / np.maximum(seen_rows, 1), np.nan)
+            known = ~np.isnan(mean[1:])
+            typical = float(np.median(mean[1:][known])) if known.any() else 0.0
+            mean[1:] = np.where(known, mean[1:], typical)
+            mean[0] = 0.0 if np.isnan(mean[0]) else mean[0]
+            var[unseen] = mean[unseen] ** 2  # no history: as uncertain as the level itself
+        return mean, var
+
+    def _level_var(self, mean: FloatArray) -> float:
+        """Per-boundary variance of the balance's register noise (quantisation, jitter)."""
+        cfg = self.config
+        theta2 = self._x[: len(self._ids)] ** 2
+        seconds = 86_400.0 / cfg.intervals_per_day
+        quant = float(theta2.sum()) * cfg.register_resolution_wh**2 / 12.0
+        jitter = float(theta2 @ mean[1:] ** 2) * (cfg.clock_jitter_s / seconds) ** 2
+        master = cfg.master_resolution_wh**2 / 12.0
+        return float(quant + jitter + master + (mean[0] * cfg.master_clock_jitter_s / seconds) ** 2)
+
+    def _accumulate(self, z: FloatArray, tau: FloatArray, clock: npt.NDArray[np.int64]) -> None:
+        """Forget, add the whitened rows day by day, and close each finished day."""
+        lam, per_day = self.config.forgetting, self.config.intervals_per_day
+        ends = np.flatnonzero((clock + 1) % per_day == 0) + 1
+        bounds = [0, *ends.tolist()] + ([len(z)] if not ends.size or ends[-1] != len(z) else [])
+        for lo, hi in pairwise(bounds):
+            decay = lam ** np.arange(hi - lo - 1, -1, -1, dtype=np.float64)
+            zw = z[lo:hi] * np.sqrt(decay)[:, None]
+            self._info = lam ** (hi - lo) * self._info + zw.T @ zw
+            self._tau = lam ** (hi - lo) * self._tau + decay @ tau[lo:hi]
+            self._n_eff = lam ** (hi - lo) * self._n_eff + float(decay.sum())
+            if (clock[hi - 1] + 1) % per_day == 0:
+                self._schur(len(self._ids) + _LOSS_TERMS - 1)
+
+    # ------------------------------------------------------------------ meters joining/leaving
+    def add_meter(self, meter_id: str) -> None:
+        """A meter joins the area; it starts from the prior."""
+        if meter_id in self._ids:
+            raise DetectorError(f"meter {meter_id!r} is already in the area")
+        self._insert(len(self._ids), meter_id)
+        self._refresh()
+
+    def remove_meter(self, meter_id: str) -> None:
+        """A meter leaves; what its data said about the others is kept (marginalised)."""
+        i = self._index(meter_id)
+        self._marginalise(i)
+        self._delete(i)
+        self._refresh()
+
+    def replace_meter(self, meter_id: str) -> None:
+        """A new meter in the same place (same id) starts from the prior."""
+        i = self._index(meter_id)
+        self._marginalise(i)
+        self._delete(i)
+        self._insert(i, meter_id)
+        self._refresh()
+
+    def _index(self, meter_id: str) -> int:
+        try:
+            return self._ids.index(meter_id)
+        except ValueError:
+            raise DetectorError(f"unknown meter {meter_id!r}") from None
+
+    def _schur(self, j: int) -> None:
+        """Marginalise parameter j (its prior added first) out of the information, in place;
+        its row and column are left at zero."""
+        mean, prec = self._prior()
+        info, y = self._info, len(self._info) - 1
+        info[j, j] += prec[j]
+        info[j, y] += prec[j] * mean[j]
+        info[y, j] += prec[j] * mean[j]
+        info[y, y] += prec[j] * mean[j] ** 2
+        info -= np.outer(info[:, j], info[j, :]) / info[j, j]
+        info[j, :] = 0.0
+        info[:, j] = 0.0
+
+    def _marginalise(self, j: int) -> None:
+        self._schur(j)
+        self._info = np.delete(np.delete(self._info, j, axis=0), j, axis=1)
+
+    def _delete(self, i: int) -> None:
+        del self._ids[i]
+        self._tau = np.delete(self._tau, i)
+        c = self._carry
+        c.row, c.reg_level = np.delete(c.row, i), np.delete(c.reg_level, i)
+        c.reg_cov, c.reg_var = np.delete(c.reg_cov, i), np.delete(c.reg_var, i)
+        self._stats = np.delete(self._stats, i + 1, axis=1)
+        self._states = np.delete(self._states, i + 1)
+        self._debt = np.delete(self._debt, i + 1, axis=1)
+
+    def _insert(self, i: int, meter_id: str) -> None:
+        self._ids.insert(i, meter_id)
+        self._info = np.insert(np.insert(self._info, i, 0.0, axis=0), i, 0.0, axis=1)
+        self._tau = np.insert(self._tau, i, 0.0)
+        c = self._carry
+        c.row, c.reg_level = np.insert(c.row, i, 0.0), np.insert(c.reg_level, i, 0.0)
+        c.reg_cov, c.reg_var = np.insert(c.reg_cov, i, 0.0), np.insert(c.reg_var, i, 0.0)
+        self._stats = np.insert(self._stats, i + 1, 0.0, axis=1)
+        self._states = np.insert(self._states, i + 1, NEW)
+        self._debt = np.insert(self._debt, i + 1, 0.0, axis=1)
+
+    # ------------------------------------------------------------------ derived results
+    def _prior(self) -> tuple[FloatArray, FloatArray]:
+        n, cfg = len(self._ids), self.config
+        mean = np.r_[np.ones(n), np.zeros(_LOSS_TERMS)]
+        prec = np.r_[
+            np.full(n, cfg.prior_sd**-2),
+            np.full(_LOSS_TERMS - 1, cfg.loss_prior_sd**-2),
+            cfg.loss_day_sd**-2,
+        ]
+        return mean, prec
+
+    def _refresh(self) -> None:
+        cfg, n = self.config, len(self._ids)
+        p = n + _LOSS_TERMS
+        mean, prec = self._prior()
+        info = self._info[:p, :p] + np.diag(prec)
+        idx = np.arange(n)
+        info[idx, idx] -= np.minimum(self._tau, 0.5 * self._info[idx, idx])
+        rhs = self._info[:p, p] + prec * mean
+        try:
+            chol = np.linalg.cholesky(info)
+        except np.linalg.LinAlgError:  # the EIV correction left M indefinite (collinear pair)
+            chol = np.linalg.cholesky(self._info[:p, :p] + np.diag(prec))
+        chol_inv = lower_inverse(np.asarray(chol, dtype=np.float64))
+        self._x = chol_inv.T @ (chol_inv @ rhs)
+        self._fit = self._info[p, p] + float(prec @ mean**2) - float(rhs @ self._x)
+        birge = self._fit / self._n_eff if self._n_eff > 0 else 1.0
+        self._birge = max(1.0, birge)
+        self._chol_inv = chol_inv  # C = birge·chol_invᵀ·chol_inv
+        theta = np.maximum(self._x[:n], 1e-3)
+        var_theta = self._birge * (chol_inv[:, :n] ** 2).sum(axis=0)
+        eps = 1.0 / theta - 1.0
+        u_stat = np.sqrt(var_theta) / theta**2
+        self._ident = (var_theta <= cfg.identifiable_variance_ratio * cfg.prior_sd**2) & (
+            self._stats[0, 1:] > 0
+        )
+        self._common, self._suspect, u_common = math.nan, False, math.nan
+        ids = np.flatnonzero(self._ident)
+        if ids.size >= cfg.min_meters_common:
+            common = float(np.median(eps[ids]))
+            spread = 1.4826 * float(np.median(np.abs(eps[ids] - common)))
+            shared = self._birge * float((chol_inv[:, ids].sum(axis=1) ** 2).sum())
+            u_common = math.sqrt(math.pi / 2 * spread**2 / ids.size + shared / ids.size**2)
+            self._suspect = (
+                abs(common) - cfg.master_guard_k * u_common > cfg.master_tolerance_pct / 100.0
+            )
+            self._common = 100.0 * common
+        u_type_b = cfg.master_uncertainty_pct / 100.0
+        if self._suspect and cfg.recentre_on_master_suspect:
+            eps = (1.0 + eps) / (1.0 + self._common / 100.0) - 1.0
+            u_type_b = u_common
+        self._errors = 100.0 * eps
+        self._uncert = 100.0 * np.sqrt(u_stat**2 + u_type_b**2)
+
+    # ------------------------------------------------------------------ persistence
+    def snapshot(self) -> dict[str, Any]:
+        """All state as plain data (lists, floats, str; NaN travels as None)."""
+        c = self._carry
+        return {
+            "kind": _KIND,
+            "version": _VERSION,
+            "config": asdict(self.config),
+            "meter_ids": list(self._ids),
+            "info": floats_out(self._info),
+            "n_eff": self._n_eff,
+            "s_ref": floats_out([self._s_ref])[0],
+            "white": floats_out([self._white])[0],
+            "clock": self._clock,
+            "tau": floats_out(self._tau),
+            "carry": [c.alpha, c.level],
+            "carry_row": floats_out(c.row),
+            "carry_meters": floats_out(np.stack([c.reg_level, c.reg_cov, c.reg_var])),
+            "stats": floats_out(self._stats),
+            "states": self._states.tolist(),
+            "debt": floats_out(self._debt),
+            "residuals": floats_out(self._residuals),
+        }
+
+    @classmethod
+    def restore(cls, state: dict[str, Any]) -> AreaErrorEstimator:
+        """Rebuild an estimator from :meth:`snapshot`; it continues exactly as the original."""
+        check_version(state, _KIND, _VERSION)
+        est = cls(state["meter_ids"], EstimatorConfig(**state["config"]))
+        n = len(est._ids)
+        width = n + _LOSS_TERMS + 1
+        est._info = floats_in(state["info"], math.nan).reshape(width, width)
+        est._n_eff = float(state["n_eff"])
+        est._s_ref = math.nan if state["s_ref"] is None else float(state["s_ref"])
+        est._white = math.nan if state["white"] is None else float(state["white"])
+        est._clock, est._tau = int(state["clock"]), floats_in(state["tau"], 0.0)
+        alpha, level = (float(v) for v in state["carry"])
+        reg = floats_in(state["carry_meters"], 0.0).reshape(3, n)
+        est._carry = WhiteningCarry(
+            alpha, level, reg[0], reg[1], reg[2], floats_in(state["carry_row"], 0.0)
+        )
+        est._stats = floats_in(state["stats"], 0.0).reshape(3, n + 1)
+        est._states = np.array(state["states"], dtype=np.int64)
+        est._debt = floats_in(state["debt"], 0.0).reshape(2, n + 1)
+        est._refresh()
+        est._residuals = floats_in(state["residuals"], math.nan)
+        return est

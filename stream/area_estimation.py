@@ -1,0 +1,183 @@
+"""The stream's per-area metrology step (pure, no Faust): readings -> estimates -> decisions.
+
+For each block of aligned increments the :class:`~stream.intervals.IntervalAssembler` closes,
+the area's :class:`~detectors.energy_balance.AreaErrorEstimator` is updated, every meter gets
+a legal-limit decision (:func:`~detectors.conformity.decide`), and events are emitted:
+
+- ``meterwatch.meter.out_of_tolerance.v1`` once per *episode*: when a meter enters
+  ``out_of_tolerance``. The episode ends only when the meter is decided ``conforming`` again
+  (an ``inconclusive`` day does not end it), so a meter gets one replacement order, not one
+  per day.
+- ``meterwatch.meter.inconclusive.v1`` once per episode for an identifiable meter whose
+  interval straddles its limit: a candidate for sampling inspection.
+
+Every event carries its evidence (estimate, uncertainty, MPE, rule, k, window, detector
+version), and its id is a hash of that evidence, so replaying a partition re-emits the same
+ids. All state is plain data (``snapshot`` of each part), kept by the Faust table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+
+from detectors.conformity import DEFAULT_K, Decision, decide
+from detectors.energy_balance import AreaErrorEstimator, EstimatorConfig
+from meterwatch.domain import ReadingFrame
+from stream.cloudevents import make_event
+from stream.intervals import AssemblerConfig, IntervalAssembler, IntervalBlock
+
+DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/1"
+RULE: Final = "JCGM 106 guarded decision, w = k*u"
+
+
+@dataclass(frozen=True)
+class AreaRegistry:
+    """What the worker must know about an area: its master meter and each meter's limit."""
+
+    master: str
+    mpe_pct: dict[str, float] = field(default_factory=dict)
+    default_mpe_pct: float = 2.0
+
+    def limits(self, meter_ids: tuple[str, ...]) -> np.ndarray:
+        return np.array([self.mpe_pct.get(m, self.default_mpe_pct) for m in meter_ids])
+
+
+@dataclass(frozen=True)
+class EstimationConfig:
+    k: float = DEFAULT_K
+    assembler: AssemblerConfig = field(default_factory=AssemblerConfig)
+    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
+
+
+@dataclass(frozen=True)
+class EstimationResult:
+    state: dict[str, Any]
+    estimates: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+def estimation_step(
+    frame: ReadingFrame,
+    state: dict[str, Any] | None,
+    registry: AreaRegistry,
+    config: EstimationConfig | None = None,
+) -> EstimationResult:
+    config = config or EstimationConfig()
+    state = state or {}
+    assembler = (
+        IntervalAssembler.restore(state["assembler"])
+        if "assembler" in state
+        else IntervalAssembler(registry.master, config.assembler)
+    )
+    estimator = AreaErrorEstimator.restore(state["estimator"]) if state.get("estimator") else None
+    episodes: dict[str, str] = dict(state.get("episodes", {}))
+    assembler.update(frame.meter, frame.ts, frame.import_wh)
+    estimates: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for block in assembler.ready:
+        estimator = _update_estimator(estimator, block, config)
+        if estimator is None:
+            continue
+        block_estimates, block_events = _decide(frame, block, estimator, registry, config, episodes)
+        estimates += block_estimates
+        events += block_events
+    new_state = {
+        "assembler": assembler.snapshot(),
+        "estimator": estimator.snapshot() if estimator is not None else None,
+        "episodes": episodes,
+    }
+    return EstimationResult(new_state, estimates, events)
+
+
+def _update_estimator(
+    estimator: AreaErrorEstimator | None, block: IntervalBlock, config: EstimationConfig
+) -> AreaErrorEstimator | None:
+    """Feed one block; the estimator starts at the master's first increment.
+
+    Meters join through ``add_meter``, so their leading NaNs mean "not yet read" rather than a
+    gap whose span the next value carries (the assembler's first increment of a meter is its
+    own interval's, read against its anchoring register).
+    """
+    master, meters = block.master_wh, block.meters_wh
+    interval_s = config.assembler.interval_s
+    start_interval = (block.start_ts // interval_s) % config.estimator.intervals_per_day
+    if estimator is None:
+        read = np.flatnonzero(~np.isnan(master))
+        if not len(read):
+            return None  # the master has not been read yet: nothing to balance against
+        first = int(read[0])
+        master, meters, start_interval = master[first:], meters[first:], start_interval + first
+        estimator = AreaErrorEstimator([], config=config.estimator)
+    for meter in block.meter_ids:
+        if meter not in estimator.meter_ids:
+            estimator.add_meter(meter)
+    order = {m: i for i, m in enumerate(block.meter_ids)}
+    columns = np.full((len(master), len(estimator.meter_ids)), np.nan)
+    for j, meter in enumerate(estimator.meter_ids):
+        if meter in order:
+            columns[:, j] = meters[:, order[meter]]
+    estimator.update(master, columns, start_interval=int(start_interval))
+    return estimator
+
+
+def _decide(
+    frame: ReadingFrame,
+    block: IntervalBlock,
+    estimator: AreaErrorEstimator,
+    registry: AreaRegistry,
+    config: EstimationConfig,
+    episodes: dict[str, str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    ids = estimator.meter_ids
+    mpe = registry.limits(ids)
+    err, u, ident = estimator.errors_pct, estimator.uncertainty_pct, estimator.identifiable
+    decisions = decide(err, u, mpe, config.k, identifiable=ident)
+    end_ts = block.start_ts + len(block.master_wh) * config.assembler.interval_s
+    window = {
+        "end": end_ts,
+        "memory_days": config.estimator.memory_days,
+        "interval_s": config.assembler.interval_s,
+    }
+    estimates = []
+    events = []
+    for i, meter in enumerate(ids):
+        evidence = {
+            "utility": frame.utility,
+            "area": frame.area,
+            "meter": meter,
+            "estimate_pct": _num(err[i]),
+            "uncertainty_pct": _num(u[i]),
+            "identifiable": bool(ident[i]),
+            "mpe_pct": float(mpe[i]),
+            "decision": str(decisions[i]),
+            "rule": RULE,
+            "k": config.k,
+            "window": window,
+            "detector": DETECTOR,
+        }
+        estimates.append(evidence)
+        decision = str(decisions[i])
+        if decision == Decision.CONFORMING:
+            episodes.pop(meter, None)
+            continue
+        kind = decision if (decision == Decision.OUT_OF_TOLERANCE or ident[i]) else None
+        if kind is None or episodes.get(meter) in (kind, Decision.OUT_OF_TOLERANCE):
+            continue  # nothing to say, or this episode was already reported
+        episodes[meter] = kind
+        events.append(
+            make_event(
+                f"meterwatch.meter.{kind}.v1",
+                f"meterwatch/stream/{frame.utility}/{frame.area}",
+                meter,
+                end_ts,
+                evidence,
+            )
+        )
+    return estimates, events
+
+
+def _num(value: float) -> float | None:
+    return None if not np.isfinite(value) else float(value)

@@ -1,0 +1,200 @@
+"""AreaErrorEstimator: seeded synthetic areas, the edge cases of issue 3, persistence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from detectors.bridging import ANCHORED, NEW, SPLIT, UNKNOWN, fill_gaps
+from detectors.conformity import Decision, decide
+from detectors.energy_balance import AreaErrorEstimator, EstimatorConfig
+from meterwatch.errors import DetectorError
+from simulators.synthetic import AreaSpec, generate_area
+
+DAY = 96
+
+
+def feed(est: AreaErrorEstimator, master: np.ndarray, meters: np.ndarray, days: int) -> None:
+    for d in range(days):
+        rows = slice(d * DAY, (d + 1) * DAY)
+        est.update(master[rows], meters[rows])
+
+
+@pytest.fixture(scope="module")
+def area():  # type: ignore[no-untyped-def]
+    spec = AreaSpec(n_meters=200, days=20, oot_fraction=0.05, missing_rate=0.01)
+    return generate_area(np.random.default_rng(7), spec)
+
+
+@pytest.fixture(scope="module")
+def fitted(area):  # type: ignore[no-untyped-def]
+    est = AreaErrorEstimator(area.meter_ids)
+    feed(est, area.master_wh, area.meters_wh, 20)
+    return est
+
+
+def test_estimates_track_the_true_errors(area, fitted) -> None:  # type: ignore[no-untyped-def]
+    truth = area.true_error_pct[-1]
+    err = fitted.errors_pct - truth
+    assert fitted.identifiable.sum() == 198
+    assert np.abs(err).mean() < 1.3
+    assert (np.abs(err) <= 1.96 * fitted.uncertainty_pct).mean() >= 0.95
+    out = np.flatnonzero(
+        decide(fitted.errors_pct, fitted.uncertainty_pct, 2.0, identifiable=fitted.identifiable)
+        == Decision.OUT_OF_TOLERANCE
+    )
+    assert out.tolist() == [51, 165]  # of 10 truly out after 20 days; no healthy meter
+    assert (np.abs(truth[out]) > 6.0).all()
+    assert not fitted.master_suspect
+
+
+def test_results_are_exactly_reproducible(area, fitted) -> None:  # type: ignore[no-untyped-def]
+    again = AreaErrorEstimator(area.meter_ids)
+    feed(again, area.master_wh, area.meters_wh, 20)
+    np.testing.assert_array_equal(again.errors_pct, fitted.errors_pct)
+    np.testing.assert_array_equal(again.uncertainty_pct, fitted.uncertainty_pct)
+
+
+def test_results_are_read_only_and_loss_is_estimated(area, fitted) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError):
+        fitted.errors_pct[0] = 1.0
+    assert 0 < fitted.loss_fixed_wh < 0.05 * fitted.reference_load_wh
+    assert 0 < fitted.loss_load_wh < 0.1 * fitted.reference_load_wh
+    assert fitted.balance_residuals_wh.shape == (DAY,)
+    assert fitted.meter_ids == area.meter_ids
+
+
+def test_snapshot_round_trip_continues_identically(area) -> None:  # type: ignore[no-untyped-def]
+    est = AreaErrorEstimator(area.meter_ids)
+    feed(est, area.master_wh, area.meters_wh, 5)
+    est.update(area.master_wh[480:530], area.meters_wh[480:530])  # end mid-day, gaps open
+    state = json.loads(json.dumps(est.snapshot(), allow_nan=False))
+    twin = AreaErrorEstimator.restore(state)
+    for a in (est, twin):
+        a.update(area.master_wh[530:700], area.meters_wh[530:700])
+    np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
+    np.testing.assert_array_equal(twin.uncertainty_pct, est.uncertainty_pct)
+    np.testing.assert_array_equal(twin.balance_residuals_wh, est.balance_residuals_wh)
+    with pytest.raises(DetectorError):
+        AreaErrorEstimator.restore({**state, "version": 99})
+
+
+def balance(rng: np.random.Generator, loads: np.ndarray, errors_pct: np.ndarray) -> np.ndarray:
+    """Master = true consumption + fixed loss + a little white noise; meters read with error."""
+    return loads.sum(axis=1) + 50.0 + rng.normal(0.0, 5.0, len(loads))
+
+
+def household(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
+    return rng.gamma(1.5, 60.0, (rows, n))
+
+
+def test_area_of_one_meter() -> None:
+    rng = np.random.default_rng(1)
+    loads = household(rng, 30 * DAY, 1)
+    master = balance(rng, loads, np.zeros(1))
+    noise = EstimatorConfig(register_resolution_wh=0.0, white_noise_fraction=5.0 / 140.0)
+    est = AreaErrorEstimator(["solo"], noise)
+    feed(est, master, loads * 1.05, 30)  # registers 5 % fast
+    assert est.identifiable.tolist() == [True]
+    assert abs(est.errors_pct[0] - 5.0) < 3 * est.uncertainty_pct[0]
+    assert np.isnan(est.common_error_pct)  # too few meters to say anything about the master
+
+
+def test_all_zero_consumption_is_not_identifiable() -> None:
+    est = AreaErrorEstimator(["a", "b", "c"])
+    feed(est, np.zeros(3 * DAY), np.zeros((3 * DAY, 3)), 3)
+    assert not est.identifiable.any()
+    assert np.all(np.isfinite(est.errors_pct)) and np.all(est.uncertainty_pct > 5.0)
+    assert set(decide(est.errors_pct, est.uncertainty_pct, 2.0, identifiable=est.identifiable)) == {
+        Decision.INCONCLUSIVE
+    }
+
+
+def test_nan_everywhere_then_data_resumes() -> None:
+    rng = np.random.default_rng(2)
+    loads = household(rng, 21 * DAY, 5)
+    master = balance(rng, loads, np.zeros(5))
+    est = AreaErrorEstimator([f"m{i}" for i in range(5)], EstimatorConfig(register_resolution_wh=0))
+    est.update(np.full(DAY, np.nan), np.full((DAY, 5), np.nan))
+    assert not est.identifiable.any()
+    assert np.all(np.isfinite(est.errors_pct))
+    # registers were not read for a day: the first readings carry that day's energy
+    master[DAY] += master[:DAY].sum()
+    loads[DAY] += loads[:DAY].sum(axis=0)
+    feed(est, master[DAY:], loads[DAY:], 20)
+    assert est.identifiable.all()
+    assert (np.abs(est.errors_pct) < 3 * est.uncertainty_pct).all()
+
+
+def test_collinear_meters_are_not_identifiable() -> None:
+    rng = np.random.default_rng(3)
+    loads = household(rng, 20 * DAY, 6)
+    loads[:, 1] = loads[:, 0]  # two meters with one profile
+    registered = loads * np.array([1.03, 0.97, 1, 1, 1, 1])
+    est = AreaErrorEstimator([f"m{i}" for i in range(6)])
+    feed(est, balance(rng, loads, np.zeros(6)), registered, 20)
+    assert est.identifiable.tolist() == [False, False, True, True, True, True]
+    said = decide(est.errors_pct, est.uncertainty_pct, 2.0, identifiable=est.identifiable)
+    assert Decision.OUT_OF_TOLERANCE not in said[:2]
+
+
+def test_replaced_meter_starts_from_the_prior() -> None:
+    rng = np.random.default_rng(4)
+    loads = household(rng, 40 * DAY, 8)
+    master = balance(rng, loads, np.zeros(8))
+    ids = [f"m{i}" for i in range(8)]
+    est = AreaErrorEstimator(ids, EstimatorConfig(register_resolution_wh=0.0))
+    old = loads.copy()
+    old[:, 3] *= 0.90  # the old meter registers 10 % slow
+    feed(est, master[: 20 * DAY], old[: 20 * DAY], 20)
+    assert est.errors_pct[3] == pytest.approx(-10.0, abs=1.0)
+    est.replace_meter("m3")
+    assert not est.identifiable[3] and est.errors_pct[3] == 0.0
+    assert est.identifiable[np.arange(8) != 3].all()
+    new = loads[20 * DAY :].copy()
+    new[0, 3] = np.nan  # the new meter's first interval is unread
+    for d in range(20):
+        rows = slice(d * DAY, (d + 1) * DAY)
+        est.update(master[20 * DAY :][rows], new[rows])
+    assert est.identifiable[3]
+    assert abs(est.errors_pct[3]) < 3 * est.uncertainty_pct[3]
+
+
+def test_meters_join_and_leave() -> None:
+    est = AreaErrorEstimator(["a", "b"])
+    est.add_meter("c")
+    assert est.meter_ids == ("a", "b", "c")
+    est.update(np.ones(4) * 30.0, np.ones((4, 3)) * 10.0)
+    est.remove_meter("a")
+    assert est.meter_ids == ("b", "c") and est.errors_pct.shape == (2,)
+    with pytest.raises(DetectorError):
+        est.remove_meter("a")
+    with pytest.raises(DetectorError):
+        est.add_meter("b")
+    with pytest.raises(DetectorError):
+        est.update(np.ones(4), np.ones((4, 3)))
+
+
+def test_daily_increments() -> None:
+    spec = AreaSpec(n_meters=20, days=120, interval_minutes=1440, missing_rate=0.02)
+    area = generate_area(np.random.default_rng(5), spec)
+    est = AreaErrorEstimator(area.meter_ids, EstimatorConfig(intervals_per_day=1))
+    for week in range(0, 120, 7):
+        est.update(area.master_wh[week : week + 7], area.meters_wh[week : week + 7])
+    err = est.errors_pct - area.true_error_pct[-1]
+    assert est.identifiable.mean() >= 0.5
+    assert (np.abs(err) <= 1.96 * est.uncertainty_pct).mean() >= 0.9
+
+
+def test_bridged_spans_keep_their_totals() -> None:
+    values = np.array([[1.0, np.nan], [np.nan, np.nan], [9.0, 30.0], [2.0, 4.0]])
+    filled, kind, bridge = fill_gaps(
+        values, np.ones(4), np.array([3.0, 5.0]), np.array([ANCHORED, NEW])
+    )
+    np.testing.assert_allclose(filled[:, 0], [1.0, 4.5, 4.5, 2.0])
+    assert kind[:, 0].tolist() == [0, SPLIT, SPLIT, 0]
+    assert bridge[:, 0].tolist() == [0.0, 0.5, 0.0, 0.0]
+    np.testing.assert_allclose(filled[:, 1], [5.0, 5.0, 30.0, 4.0])  # new meter: own row
+    assert kind[:, 1].tolist() == [UNKNOWN, UNKNOWN, 0, 0]
