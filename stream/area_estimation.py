@@ -57,6 +57,7 @@ class EstimationResult:
     state: dict[str, Any]
     estimates: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    residuals: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (block end, Wh)
 
 
 def estimation_step(
@@ -67,29 +68,47 @@ def estimation_step(
 ) -> EstimationResult:
     config = config or EstimationConfig()
     state = state or {}
-    assembler = (
-        IntervalAssembler.restore(state["assembler"])
-        if "assembler" in state
+    # Import and export registers are assembled apart and the balance takes their difference:
+    # the transformer's master meter sees prosumers' PV export too.
+    imports, exports = (
+        IntervalAssembler.restore(state[name])
+        if name in state
         else IntervalAssembler(registry.master, config.assembler)
+        for name in ("imports", "exports")
     )
     estimator = AreaErrorEstimator.restore(state["estimator"]) if state.get("estimator") else None
     episodes: dict[str, str] = dict(state.get("episodes", {}))
-    assembler.update(frame.meter, frame.ts, frame.import_wh)
+    imports.update(frame.meter, frame.ts, frame.import_wh)
+    exports.update(frame.meter, frame.ts, frame.export_wh)
     estimates: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    for block in assembler.ready:
+    residuals: list[tuple[int, np.ndarray]] = []
+    for block in map(_net, imports.ready, exports.ready):
         estimator = _update_estimator(estimator, block, config)
         if estimator is None:
             continue
         block_estimates, block_events = _decide(frame, block, estimator, registry, config, episodes)
         estimates += block_estimates
         events += block_events
+        end_ts = block.start_ts + len(block.master_wh) * config.assembler.interval_s
+        residuals.append((end_ts, estimator.balance_residuals_wh.copy()))
     new_state = {
-        "assembler": assembler.snapshot(),
+        "imports": imports.snapshot(),
+        "exports": exports.snapshot(),
         "estimator": estimator.snapshot() if estimator is not None else None,
         "episodes": episodes,
     }
-    return EstimationResult(new_state, estimates, events)
+    return EstimationResult(new_state, estimates, events, residuals)
+
+
+def _net(imported: IntervalBlock, exported: IntervalBlock) -> IntervalBlock:
+    """Import minus export increments of the same block (both assemblers saw the same rows)."""
+    return IntervalBlock(
+        start_ts=imported.start_ts,
+        meter_ids=imported.meter_ids,
+        master_wh=imported.master_wh - exported.master_wh,
+        meters_wh=imported.meters_wh - exported.meters_wh,
+    )
 
 
 def _update_estimator(

@@ -7,8 +7,10 @@ areas the registry knows. The combined state is plain data for the Faust table.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from meterwatch.domain import ReadingFrame
 from meterwatch.errors import DetectorError
@@ -25,6 +27,7 @@ class AreaOutput:
     state: dict[str, Any]
     events: list[dict[str, Any]]
     estimates: list[dict[str, Any]]
+    residuals: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
 
 def assess_frame(
@@ -38,6 +41,7 @@ def assess_frame(
     new_state: dict[str, Any] = {"quality": quality.state}
     events = list(quality.events)
     estimates: list[dict[str, Any]] = []
+    residuals: list[tuple[int, np.ndarray]] = []
     area = registry.area(frame.utility, frame.area) if registry is not None else None
     if area is not None:
         previous = state.get("estimation")
@@ -49,5 +53,5 @@ def assess_frame(
             result = estimation_step(frame, None, area, config)
         new_state["estimation"] = result.state
         events += result.events
-        estimates = result.estimates
-    return AreaOutput(new_state, events, estimates)
+        estimates, residuals = result.estimates, result.residuals
+    return AreaOutput(new_state, events, estimates, residuals)

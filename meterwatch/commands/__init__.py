@@ -11,6 +11,7 @@ _COMMANDS = (
     ("meterwatch.commands.score_series", "score_series"),
     ("meterwatch.commands.sample", "sample"),
     ("meterwatch.commands.demo", "demo"),
+    ("meterwatch.commands.analyze", "analyze"),
     ("meterwatch.commands.simulate", "simulate"),
     ("meterwatch.commands.registry", "registry"),
     ("meterwatch.commands.lots", "lots"),

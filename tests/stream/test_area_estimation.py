@@ -108,3 +108,21 @@ def test_decisions_agree_with_the_estimator_run_directly(area: object) -> None:
     np.testing.assert_allclose(
         [by_meter[m] for m in estimator.meter_ids], estimator.errors_pct, rtol=1e-9
     )
+
+
+def test_a_prosumer_contributes_its_net_energy_without_gaps() -> None:
+    """PV export lowers the net register; import and export are assembled apart."""
+    from stream.area_estimation import _net
+    from stream.intervals import AssemblerConfig, IntervalAssembler
+
+    cfg = AssemblerConfig(block_intervals=4, grace_s=900)
+    imports, exports = IntervalAssembler("M", cfg), IntervalAssembler("M", cfg)
+    ts = np.array([DAY0 + 900 * k for k in range(6)] * 2)
+    meter = np.array(["M"] * 6 + ["p"] * 6)
+    imp = np.array([0, 10, 20, 30, 40, 50, 100, 105, 105, 105, 110, 120])
+    exp = np.array([0] * 6 + [0, 0, 40, 90, 90, 90])
+    imports.update(meter, ts, imp)
+    exports.update(meter, ts, exp)
+    (block,) = map(_net, imports.ready, exports.ready)
+    np.testing.assert_array_equal(block.meters_wh[:, 0], [5, -40, -50, 5])
+    np.testing.assert_array_equal(block.master_wh, [10, 10, 10, 10])
