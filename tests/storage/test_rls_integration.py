@@ -101,8 +101,9 @@ def test_regulator_reads_every_utility(
 
 
 def test_utility_role_cannot_cross_the_boundary_by_any_sql(
-    two_utilities: tuple[str, str], login_role: Callable[..., str], run_id: str
-) -> None:
+    two_utilities: tuple[str, str], login_role: Callable[..., str], run_id: str,
+    db: psycopg.Connection,
+) -> None:  # fmt: skip
     a, b = two_utilities
     role = f"mw_ua_{run_id}"
     notices: list[str] = []
@@ -120,6 +121,11 @@ def test_utility_role_cannot_cross_the_boundary_by_any_sql(
         with conn.cursor().copy("COPY (SELECT utility_id FROM event) TO STDOUT") as copy:
             copied = b"".join(bytes(chunk) for chunk in copy)
         assert copied and b.encode() not in copied
+        # planner statistics would show other utilities' values: hidden under row security
+        db.execute("ANALYZE meter")
+        stats = "SELECT count(*) FROM pg_stats WHERE tablename = 'meter'"
+        assert db.execute(stats).fetchone()[0] > 0  # type: ignore[index]
+        assert conn.execute(stats).fetchone() == (0,)
         forbidden = [
             "SELECT * FROM audit_log",
             f"SELECT * FROM reading_p{DAY:%Y%m%d}",  # a partition, around the parent's policy

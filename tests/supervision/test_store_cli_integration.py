@@ -175,3 +175,23 @@ def test_rollup_and_retention_commands_run(cli: CliRunner) -> None:
         "reading: dropped 0 partition(s)",
         "error_estimate: dropped 0 partition(s)",
     ]
+
+
+def test_variables_plan_verdict_on_the_measured_errors(
+    cli: CliRunner, lot: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    lot_id, _ = lot
+    out = tmp_path / "s.csv"
+    run(cli, "sample", "draw", "--lot", lot_id, "--plan", "variables", "--aql", "2.5",
+        "--seed", "4", "--out", str(out))  # fmt: skip
+    with out.open() as handle:
+        sample = list(csv.DictReader(handle))
+    errors = [0.1 * (i % 5) - 0.2 for i in range(len(sample))]  # mean 0, s ~0.14, MPE 2
+    path = tmp_path / "r.csv"
+    path.write_text(RESULT_HEADER + "".join(
+        f"{r['meter_id']},2026-10-04,{e:.2f},0.3,I,E\n" for r, e in zip(sample, errors, strict=True)
+    ))  # fmt: skip
+    run(cli, "inspect", "import", str(path))
+    verdict = run(cli, "verdict", "--lot", lot_id)
+    assert f"lot {lot_id}: ACCEPT" in verdict and ", variables, MPE 2 %" in verdict
+    assert "control separate" in verdict
