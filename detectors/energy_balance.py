@@ -77,11 +77,12 @@ from detectors.bridging import (
     settle_debts,
 )
 from detectors.gls import WhiteningCarry, lower_inverse, start_carry, whiten
+from detectors.noise_level import NoiseWindow
 from meterwatch.errors import DetectorError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-_KIND, _VERSION = "area_error_estimator", 1
+_KIND, _VERSION = "area_error_estimator", 2  # v2 added the noise window; v1 restores too
 _LOSS_TERMS = 5  # a, b, b_c, b_s, δ_day
 
 
@@ -100,6 +101,7 @@ class EstimatorConfig:
     master_clock_jitter_s: float = 0.5
     master_uncertainty_pct: float = 0.2 / math.sqrt(3.0)
     white_noise_fraction: float = 7e-4
+    noise_window_days: float = 14.0
     split_cv: float = 0.5
     huber_c: float = 3.0
     identifiable_variance_ratio: float = 0.25
@@ -130,12 +132,13 @@ class AreaErrorEstimator:
             raise DetectorError("meter ids must be unique")
         self.config = config or EstimatorConfig()
         self._ids: list[str] = ids
-        n = len(ids)
+        n, intervals = len(ids), self.config.intervals_per_day
         width = n + _LOSS_TERMS + 1
         self._info = np.zeros((width, width))  # data information of [θ…, loss…, y]
         self._n_eff = 0.0
         self._s_ref = math.nan
-        self._white = math.nan  # σ_w², set from the first block
+        self._white = math.nan  # σ_w² used for the last block (detectors.noise_level)
+        self._noise = NoiseWindow.empty(round(self.config.noise_window_days * intervals))
         self._clock = 0  # interval of the day of the next row to process
         self._tau = np.zeros(n)  # forgotten sums of each meter's whitened regressor noise
         self._carry = start_carry(width, n)
@@ -258,7 +261,7 @@ class AreaErrorEstimator:
         if math.isnan(self._s_ref):
             ref = float(np.mean(filled[:, 0]))
             self._s_ref = ref if ref > 0 else max(float(filled[:, 1:].sum(axis=1).mean()), 1.0)
-            self._white = (cfg.white_noise_fraction * self._s_ref) ** 2
+        self._white = self._noise.variance((cfg.white_noise_fraction * self._s_ref) ** 2)
         theta2 = np.r_[1.0, self._x[:n] ** 2]
         base_level = self._level_var(mean)
         split = cfg.split_cv**2 * var
@@ -280,8 +283,10 @@ class AreaErrorEstimator:
         pred = phi[:, :p] @ self._x
         par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
         level_prev = np.r_[self._carry.level if self._carry.alpha > 0 else level[0], level[:-1]]
-        limit = cfg.huber_c * np.sqrt(white + level + level_prev + par_var)
+        other = white - self._white + level + level_prev + par_var
+        limit = cfg.huber_c * np.sqrt(self._white + other)
         phi[:, p] = pred + np.clip(filled[:, 0] - pred, -limit, limit)
+        self._noise.add(filled[:, 0] - pred, other, par_var)
         step = cfg.register_resolution_wh
         # a meter using less than one register step per interval barely ticks
         quant = step**2 / 12.0 * np.minimum(1.0, mean[1:] / max(step, 1e-12))
@@ -481,11 +486,14 @@ class AreaErrorEstimator:
             "states": self._states.tolist(),
             "debt": floats_out(self._debt),
             "residuals": floats_out(self._residuals),
+            "noise": floats_out(np.stack([self._noise.residual, self._noise.other])),
         }
 
     @classmethod
     def restore(cls, state: dict[str, Any]) -> AreaErrorEstimator:
         """Rebuild an estimator from :meth:`snapshot`; it continues exactly as the original."""
+        if state.get("kind") == _KIND and state.get("version") == 1:
+            state = {**state, "version": _VERSION, "noise": []}  # no window yet: the default
         check_version(state, _KIND, _VERSION)
         est = cls(state["meter_ids"], EstimatorConfig(**state["config"]))
         n = len(est._ids)
@@ -505,4 +513,6 @@ class AreaErrorEstimator:
         est._debt = floats_in(state["debt"], 0.0).reshape(2, n + 1)
         est._refresh()
         est._residuals = floats_in(state["residuals"], math.nan)
+        noise = floats_in(state["noise"], math.nan).reshape(2, -1)
+        est._noise.residual, est._noise.other = noise[0], noise[1]
         return est

@@ -41,7 +41,8 @@ class AreaAnalysis:
 def read_registry_areas(path: Path) -> dict[str, tuple[str, str]]:
     """meter id -> (utility, area), from the registry CSV."""
     with path.open(encoding="utf-8", newline="") as handle:
-        return {row["meter_id"]: (row["utility"], row["area"]) for row in csv.DictReader(handle)}
+        rows = csv.DictReader(handle)
+        return {row["meter_id"]: (row["utility_id"], row["area_id"]) for row in rows}
 
 
 def day_frames(readings: Path, where: dict[str, tuple[str, str]]) -> Iterator[ReadingFrame]:

@@ -25,6 +25,13 @@ TOPIC_READINGS_DLQ: Final = "meterwatch.readings.dlq"
 TOPIC_ESTIMATES: Final = "meterwatch.estimates"
 TOPIC_EVENTS: Final = "meterwatch.events"
 
+# The meter registry file (``meterwatch registry import``, the simulators' registry.csv, the
+# stream's registry): one row per meter, exactly these columns, is_master 0/1.
+REGISTRY_COLUMNS: Final = (
+    "meter_id", "utility_id", "utility_name", "area_id", "area_name", "meter_type",
+    "accuracy_class", "manufacturer", "model", "production_batch", "install_date", "is_master",
+)  # fmt: skip
+
 MeterArray = npt.NDArray[np.str_]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

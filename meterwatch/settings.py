@@ -73,7 +73,7 @@ class StreamSettings(CommonSettings):
 
     app_id: str = "meterwatch-stream"
     registry_file: Path | None = Field(
-        None, description="registry CSV (meter_id, utility, area, type, class, is_master)"
+        None, description="the meter registry CSV (the format of `meterwatch registry import`)"
     )
     mpe_in_service: bool = Field(False, description="judge against in-service limits")
     jurisdiction: str = Field("DE", description="whose in-service factor applies")

@@ -3,8 +3,10 @@
 Files in the run directory (CSV with a header row; times ISO 8601 UTC; Parquet is not
 written because pyarrow is not installed):
 
-- ``registry.csv``: meter_id, utility, area, type, class, manufacturer, model, lot,
-  install_date, is_master, then device, format (json|dlt645), has_pv, resolution_wh;
+- ``registry.csv``: the meter registry in the format ``meterwatch registry import`` and the
+  stream read (:data:`meterwatch.domain.REGISTRY_COLUMNS`; the lot is the production batch);
+- ``devices.csv``: what only the simulation knows: meter_id, device, format (json|dlt645),
+  has_pv, resolution_wh;
 - ``readings.csv`` (``write_run(..., readings=True)``): meter_id, ts, import_wh, export_wh,
   voltage_v, current_a: every reading the meters sent, ``ts`` as the meter's clock has it;
 - ``truth_errors.csv``: meter_id, date, error_pct (the day's mean true error; for masters
@@ -29,6 +31,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from meterwatch.domain import REGISTRY_COLUMNS
 from simulators.faults import FaultSpec
 from simulators.fleet import METER_TYPE, Fleet
 from simulators.load import LoadSpec
@@ -38,6 +41,7 @@ from simulators.readings import AreaRun, ReadingSpec, register_resolution_wh
 
 READINGS = "readings.csv"
 REGISTRY = "registry.csv"
+DEVICES = "devices.csv"
 TRUTH_ERRORS = "truth_errors.csv"
 TRUTH_FAULTS = "truth_faults.csv"
 TRUTH_AREAS = "truth_areas.csv"
@@ -55,28 +59,29 @@ class RunSummary:
 
 
 def write_registry(fleet: Fleet, path: Path) -> None:
+    """``registry.csv`` (the importable registry) and ``devices.csv`` beside it."""
     area = np.array(fleet.areas)[fleet.area_index]
     utility = np.array(fleet.area_utility)[fleet.area_index]
-    resolution = register_resolution_wh(fleet).astype(np.int64)
-    columns = zip(
+    registry = zip(
         fleet.meter_id.tolist(), utility.tolist(), area.tolist(), fleet.accuracy_class.tolist(),
         fleet.manufacturer.tolist(), fleet.model.tolist(), fleet.lot.tolist(),
-        fleet.install_date.tolist(), fleet.is_master.tolist(),
-        fleet.device_id[fleet.device_index].tolist(),
+        fleet.install_date.tolist(), fleet.is_master.tolist(), strict=True,
+    )  # fmt: skip
+    with path.open("w", encoding="utf-8") as out:
+        out.write(",".join(REGISTRY_COLUMNS) + "\n")
+        out.writelines(
+            f"{m},{u},{u},{a},{a},{METER_TYPE},{c},{mf},{md},{lot},{day},{int(master)}\n"
+            for m, u, a, c, mf, md, lot, day, master in registry
+        )
+    resolution = register_resolution_wh(fleet).astype(np.int64)
+    devices = zip(
+        fleet.meter_id.tolist(), fleet.device_id[fleet.device_index].tolist(),
         fleet.device_format[fleet.device_index].tolist(), fleet.has_pv.tolist(),
         resolution.tolist(), strict=True,
     )  # fmt: skip
-    header = (
-        "meter_id,utility,area,type,class,manufacturer,model,lot,install_date,is_master,"
-        "device,format,has_pv,resolution_wh"
-    )
-    with path.open("w", encoding="utf-8") as out:
-        out.write(header + "\n")
-        out.writelines(
-            f"{m},{u},{a},{METER_TYPE},{c},{mf},{md},{lot},{day},{int(master)},{d},{fmt},"
-            f"{int(pv)},{res}\n"
-            for m, u, a, c, mf, md, lot, day, master, d, fmt, pv, res in columns
-        )
+    with (path.parent / DEVICES).open("w", encoding="utf-8") as out:
+        out.write("meter_id,device,format,has_pv,resolution_wh\n")
+        out.writelines(f"{m},{d},{fmt},{int(pv)},{res}\n" for m, d, fmt, pv, res in devices)
 
 
 def write_readings(area: AreaRun, out: TextIO) -> int:
@@ -153,7 +158,7 @@ def write_run(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     write_registry(fleet, out_dir / REGISTRY)
-    names = [REGISTRY, TRUTH_ERRORS, TRUTH_FAULTS, TRUTH_AREAS, RUN]
+    names = [REGISTRY, DEVICES, TRUTH_ERRORS, TRUTH_FAULTS, TRUTH_AREAS, RUN]
     if readings:
         names.insert(1, READINGS)
     n_readings = n_faults = 0

@@ -22,14 +22,11 @@ from pathlib import Path
 import psycopg
 
 from detectors.mpe import mpe_pct
-from meterwatch.domain import is_valid_entity_id
+from meterwatch.domain import REGISTRY_COLUMNS, is_valid_entity_id
 from meterwatch.errors import MeterwatchError, StorageError
 from supervision.lots import LotRule, RegistryMeter, form_lots
 
-REGISTRY_COLUMNS = (
-    "meter_id", "utility_id", "utility_name", "area_id", "area_name", "meter_type",
-    "accuracy_class", "manufacturer", "model", "production_batch", "install_date",
-)  # fmt: skip
+_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False, "": False}
 _METER_ID = re.compile(r"^[0-9]{12}$")
 _TEXT_COLUMNS = ("utility_name", "area_name", "manufacturer", "model", "production_batch")
 
@@ -63,6 +60,7 @@ class RegistryRow:
     model: str
     production_batch: str
     install_date: date
+    is_master: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,10 +118,13 @@ def _parse_row(line: int, raw: dict[str, str]) -> RegistryRow:
     if installed > date.today():
         raise MeterwatchError(f"install_date {installed} is in the future")
     mpe_pct(raw["meter_type"], raw["accuracy_class"])  # DetectorError for unknown type/class
+    flag = raw["is_master"].lower()
+    if flag not in _FLAGS:
+        raise MeterwatchError(f"is_master {raw['is_master']!r} is not 0/1 (or empty for 0)")
     return RegistryRow(
         line, raw["meter_id"], raw["utility_id"], raw["utility_name"], raw["area_id"],
         raw["area_name"], raw["meter_type"], raw["accuracy_class"], raw["manufacturer"],
-        raw["model"], raw["production_batch"], installed,
+        raw["model"], raw["production_batch"], installed, _FLAGS[flag],
     )  # fmt: skip
 
 
@@ -134,6 +135,7 @@ def validate_registry(path: Path) -> list[RegistryRow]:
     meter_lines: dict[str, int] = {}
     utility_names: dict[str, tuple[str, int]] = {}
     area_names: dict[tuple[str, str], tuple[str, int]] = {}
+    masters: dict[tuple[str, str], int] = {}
     for line, raw in raw_rows:
         try:
             row = _parse_row(line, raw)
@@ -154,6 +156,11 @@ def validate_registry(path: Path) -> list[RegistryRow]:
         name, at = area_names.setdefault(area_key, (row.area_name, line))
         if name != row.area_name:
             problems.append(BadRow(line, f"area {row.area_id} is named {name!r} on line {at}"))
+            continue
+        if row.is_master and masters.setdefault(area_key, line) != line:
+            problems.append(
+                BadRow(line, f"area {row.area_id} has its master on line {masters[area_key]}")
+            )
             continue
         rows.append(row)
     if problems:
@@ -210,15 +217,15 @@ def _upsert(conn: psycopg.Connection, rows: list[RegistryRow]) -> None:
         )
         cur.executemany(
             "INSERT INTO meter (meter_id, utility_id, area_id, meter_type, accuracy_class, "
-            "manufacturer, model, production_batch, install_date) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (meter_id) DO UPDATE SET "
+            "manufacturer, model, production_batch, install_date, is_master) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (meter_id) DO UPDATE SET "
             "area_id = EXCLUDED.area_id, meter_type = EXCLUDED.meter_type, "
             "accuracy_class = EXCLUDED.accuracy_class, manufacturer = EXCLUDED.manufacturer, "
             "model = EXCLUDED.model, production_batch = EXCLUDED.production_batch, "
-            "install_date = EXCLUDED.install_date",
+            "install_date = EXCLUDED.install_date, is_master = EXCLUDED.is_master",
             [
                 (r.meter_id, r.utility_id, r.area_id, r.meter_type, r.accuracy_class,
-                 r.manufacturer, r.model, r.production_batch, r.install_date)
+                 r.manufacturer, r.model, r.production_batch, r.install_date, r.is_master)
                 for r in rows
             ],
         )  # fmt: skip

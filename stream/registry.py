@@ -1,9 +1,8 @@
 """What the stream workers know of the meter registry: each area's master meter and limits.
 
-Loaded from the registry CSV the fleet simulator writes (and ``meterwatch registry import``
-reads): columns ``meter_id, utility, area, type, class, is_master`` (others are ignored). The
-limit of every consumer meter comes from the MPE tables (:mod:`detectors.mpe`), for its type
-and accuracy class.
+Loaded from a registry CSV in the one registry format (:data:`meterwatch.domain.REGISTRY_COLUMNS`,
+what ``meterwatch registry import`` takes and the fleet simulator writes). The limit of every
+consumer meter comes from the MPE tables (:mod:`detectors.mpe`) for its type and class.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from detectors.mpe import MpeTable
 from meterwatch.errors import ConfigError, MeterwatchError
 from stream.area_estimation import AreaRegistry
 
-REQUIRED = ("meter_id", "utility", "area", "type", "class", "is_master")
+REQUIRED = ("meter_id", "utility_id", "area_id", "meter_type", "accuracy_class")
 
 
 class RegistryBook:
@@ -48,13 +47,16 @@ class RegistryBook:
             missing = [c for c in REQUIRED if not row.get(c)]
             if missing:
                 raise ConfigError(f"registry line {line}: missing {', '.join(missing)}")
-            key = (row["utility"], row["area"])
-            if row["is_master"].strip().lower() in ("1", "true", "yes"):
+            key = (row["utility_id"], row["area_id"])
+            if (row.get("is_master") or "").strip().lower() in ("1", "true", "yes"):
                 masters[key].append(row["meter_id"])
                 continue
             try:
                 limits[key][row["meter_id"]] = table.mpe_pct(
-                    row["type"], row["class"], in_service=in_service, jurisdiction=jurisdiction
+                    row["meter_type"],
+                    row["accuracy_class"],
+                    in_service=in_service,
+                    jurisdiction=jurisdiction,
                 )
             except MeterwatchError as exc:
                 raise ConfigError(f"registry line {line}: {exc}") from exc

@@ -20,7 +20,7 @@ DAY_S = 86_400
     "--registry",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     required=True,
-    help="registry CSV: meter_id, utility, area, type, class, is_master",
+    help="the meter registry CSV (the format of `meterwatch registry import`)",
 )
 @click.option("--truth", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="ground truth (a simulation's truth_errors.csv): adds a score")  # fmt: skip

@@ -86,8 +86,8 @@ def test_truth_files_explain_the_readings_file(tmp_path: Path) -> None:
             loss[r["area"], day] += float(r["loss_wh"])
     assert any(abs(e) > 2.0 for e in eps.values())
     closing, ignoring_truth = [], []
-    for area in {r["area"] for r in registry}:
-        rows = [r for r in registry if r["area"] == area]
+    for area in {r["area_id"] for r in registry}:
+        rows = [r for r in registry if r["area_id"] == area]
         master = next(r["meter_id"] for r in rows if r["is_master"] == "1")
         consumers = [r["meter_id"] for r in rows if r["is_master"] == "0"]
         for day in days:

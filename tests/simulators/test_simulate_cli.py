@@ -25,8 +25,8 @@ def test_same_seed_gives_identical_files(tmp_path: Path) -> None:
         )
         assert result.exit_code == 0, result.output
     a, b, c = (_digests(tmp_path / n) for n in "abc")
-    assert set(a) == {"registry.csv", "readings.csv", "truth_errors.csv", "truth_faults.csv",
-                      "truth_areas.csv", "run.json"}  # fmt: skip
+    assert set(a) == {"registry.csv", "devices.csv", "readings.csv", "truth_errors.csv",
+                      "truth_faults.csv", "truth_areas.csv", "run.json"}  # fmt: skip
     assert a == b
     assert a["readings.csv"] != c["readings.csv"]
     meta = json.loads((tmp_path / "a" / "run.json").read_text())

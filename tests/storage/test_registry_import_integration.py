@@ -72,6 +72,7 @@ BAD_ROWS: list[tuple[str, str, str]] = [
     ("install_date", "2999-01-01", "in the future"),
     ("meter_type", "steam", "no MPE for 'steam'"),
     ("accuracy_class", "9", "no MPE for 'electricity' class '9'"),
+    ("is_master", "maybe", "is not 0/1"),
 ]
 
 
@@ -110,6 +111,25 @@ def test_a_meter_twice_in_the_file(
         (5, f"meter_id {good[1]['meter_id']} already on line 3")
     ]
     assert _count(db, good) == 0
+
+
+def test_an_area_has_one_master_meter_at_most(
+    db: psycopg.Connection, tmp_path: Path, good: list[Row], write_registry: Callable[..., Path]
+) -> None:
+    good[0]["is_master"] = "1"
+    good[1]["is_master"] = "1"  # the same area, north of utility a
+    with pytest.raises(InvalidFile) as caught:
+        import_registry(db, write_registry(tmp_path / "r.csv", good))
+    assert [(p.line, p.message) for p in caught.value.problems] == [
+        (3, "area north has its master on line 2")
+    ]
+    good[1]["is_master"] = "0"
+    import_registry(db, write_registry(tmp_path / "r.csv", good))
+    masters = db.execute(
+        "SELECT meter_id FROM meter WHERE is_master AND meter_id = ANY(%s)",
+        ([r["meter_id"] for r in good],),
+    ).fetchall()
+    assert masters == [(good[0]["meter_id"],)]
 
 
 @pytest.mark.parametrize(
