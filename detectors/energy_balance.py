@@ -289,7 +289,7 @@ class AreaErrorEstimator:
         self._noise.add(filled[:, 0] - pred, other, par_var)
         step = cfg.register_resolution_wh
         # a meter using less than one register step per interval barely ticks
-        quant = step**2 / 12.0 * np.minimum(1.0, mean[1:] / max(step, 1e-12))
+        quant = step**2 / 12.0 * np.minimum(1.0, np.abs(mean[1:]) / max(step, 1e-12))
         read = (bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN)  # imputed errors are Berkson
         z, tau, self._carry = whiten(
             phi,

@@ -17,7 +17,9 @@ streaming estimator cannot know:
 It sees the same readings: gaps are bridged exactly as the estimator bridges them
 (:func:`detectors.bridging.fill_area`, with the same imputation variances). Its uncertainty
 is ``M⁻¹`` combined with the same master Type B term, so both can be put through the same
-decision rule.
+decision rule: :func:`oracle_decisions` does that, for the synthetic bench and for fleet runs
+alike (there, ``loss_wh`` is the area's ``truth_areas.csv`` loss per interval and the noise
+comes from :func:`register_level_var`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.bridging import ANCHORED, UNKNOWN, fill_area
+from detectors.conformity import DEFAULT_K, Decision, decide
 from detectors.gls import start_carry, whiten
+from meterwatch.errors import DetectorError
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -73,7 +77,11 @@ def oracle_estimates(
     level = level_var_wh2 + bridge @ split
     white = white_var_wh2 + unknown.sum(axis=1)
     aug = np.column_stack([filled[:, 1:], filled[:, 0] - loss_wh])
-    quant = register_resolution_wh**2 / 12.0 * np.minimum(1.0, mean[1:] / register_resolution_wh)
+    quant = (
+        register_resolution_wh**2
+        / 12.0
+        * np.minimum(1.0, np.abs(mean[1:]) / register_resolution_wh)
+    )
     reg_level = quant * ((bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN))
     z, tau_rows, _ = whiten(aug, white, level, reg_level, start_carry(aug.shape[1], n))
     days = t_len // intervals_per_day
@@ -109,3 +117,90 @@ def oracle_estimates(
         u_stat = np.sqrt(var) / theta**2
         uncert[d] = 100.0 * np.sqrt(u_stat**2 + (master_uncertainty_pct / 100.0) ** 2)
     return OracleResult(errors_pct=errors, uncertainty_pct=uncert, identifiable=ident)
+
+
+@dataclass(frozen=True)
+class OracleDecisions:
+    """The oracle's decision per day (rows, days 1..D) and meter, with the estimates behind it."""
+
+    decisions: npt.NDArray[np.str_]
+    estimates: OracleResult
+
+    def out_of_tolerance(self, day: int = -1) -> npt.NDArray[np.bool_]:
+        """Which meters the oracle decides ``out_of_tolerance`` on ``day`` (default: the last)."""
+        return np.asarray(self.decisions[day] == Decision.OUT_OF_TOLERANCE.value)
+
+
+def register_level_var(
+    master_wh: FloatArray,
+    meters_wh: FloatArray,
+    resolution_wh: npt.ArrayLike,
+    *,
+    interval_s: float,
+    master_resolution_wh: float = 1.0,
+    clock_jitter_s: float = 3.0,
+    master_clock_jitter_s: float = 0.5,
+) -> float:
+    """Per-boundary variance of the balance's register noise, as the readings' noise model has it.
+
+    Each register is quantised (``step²/12``, ``resolution_wh`` per meter or one for all) and read
+    with clock jitter, which misplaces about ``increment·jitter/interval`` of energy at the
+    boundary; the master counts like the meters. Increments may hold NaN (not read).
+    """
+    master, meters = _area_arrays(master_wh, meters_wh)
+    steps = np.broadcast_to(np.asarray(resolution_wh, dtype=np.float64), (meters.shape[1],))
+    mean_sq = np.nan_to_num(np.nanmean(meters**2, axis=0)) if meters.size else np.zeros(0)
+    master_sq = float(np.nan_to_num(np.nanmean(master**2))) if master.size else 0.0
+    quant = (float((steps**2).sum()) + master_resolution_wh**2) / 12.0
+    jitter = float(mean_sq.sum()) * (clock_jitter_s / interval_s) ** 2
+    return quant + jitter + master_sq * (master_clock_jitter_s / interval_s) ** 2
+
+
+def oracle_decisions(
+    master_wh: FloatArray,
+    meters_wh: FloatArray,
+    loss_wh: FloatArray,
+    mpe_pct: npt.ArrayLike,
+    *,
+    intervals_per_day: int,
+    white_var_wh2: float,
+    level_var_wh2: float,
+    k: float = DEFAULT_K,
+    register_resolution_wh: float = 10.0,
+) -> OracleDecisions:
+    """:func:`oracle_estimates` put through :func:`detectors.conformity.decide` every day.
+
+    The increments are an area's blocks as the stream sees them (rows from the first interval
+    after a reading of every register; NaN = not read), ``loss_wh`` the true loss of each of
+    those intervals. When it already holds the unmetered use (a fleet run's ``loss_wh``), the
+    white variance left is the part of the noise the loss series does not carry (0 if none).
+    """
+    master, meters = _area_arrays(master_wh, meters_wh)
+    loss = np.asarray(loss_wh, dtype=np.float64)
+    if loss.shape != master.shape or not np.isfinite(loss).all():
+        raise DetectorError(f"loss must be finite, one per interval {master.shape}: {loss.shape}")
+    if white_var_wh2 < 0 or level_var_wh2 <= 0 or intervals_per_day < 1:
+        raise DetectorError("need white_var_wh2 >= 0, level_var_wh2 > 0, intervals_per_day >= 1")
+    result = oracle_estimates(
+        master,
+        meters,
+        loss,
+        intervals_per_day=intervals_per_day,
+        white_var_wh2=white_var_wh2,
+        level_var_wh2=level_var_wh2,
+        register_resolution_wh=register_resolution_wh,
+    )
+    said = decide(
+        result.errors_pct, result.uncertainty_pct, mpe_pct, k, identifiable=result.identifiable
+    )
+    return OracleDecisions(decisions=said, estimates=result)
+
+
+def _area_arrays(master_wh: FloatArray, meters_wh: FloatArray) -> tuple[FloatArray, FloatArray]:
+    master = np.asarray(master_wh, dtype=np.float64)
+    meters = np.asarray(meters_wh, dtype=np.float64)
+    if master.ndim != 1 or meters.ndim != 2 or meters.shape[0] != master.shape[0]:
+        raise DetectorError(
+            f"expected master (T,) and meters (T, n); got {master.shape}, {meters.shape}"
+        )
+    return master, meters

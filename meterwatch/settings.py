@@ -90,10 +90,25 @@ class StreamSettings(CommonSettings):
 class StoreSettings(CommonSettings):
     """Kafka -> PostgreSQL writer."""
 
+    writer_database_url: str = Field(
+        "",
+        description="the writer's own login (role meterwatch_writer, created by the migrations); "
+        "default postgresql://meterwatch_writer:meterwatch_writer@127.0.0.1:PG_PORT/meterwatch",
+    )
     consumer_group: str = "meterwatch-store"
     max_poll_frames: int = Field(100, ge=1, description="records (frames) per write batch")
     poll_timeout_ms: int = Field(500, ge=1)
     partition_days: int = Field(1, ge=1, description="width of a reading partition, in days")
+
+    @model_validator(mode="after")
+    def _writer_default(self) -> StoreSettings:
+        if not self.writer_database_url:
+            self.writer_database_url = (
+                "postgresql://meterwatch_writer:meterwatch_writer"
+                f"@127.0.0.1:{self.pg_port}/meterwatch"
+            )
+        return self
+
     metrics_port: int = Field(
         9303,
         ge=0,

@@ -52,7 +52,7 @@ class _SeekToCommitted(ConsumerRebalanceListener):  # type: ignore[misc]
 class StoreService:
     def __init__(self, settings: StoreSettings) -> None:
         self._settings = settings
-        self._conn = connect(settings.database_url)
+        self._conn = connect(settings.writer_database_url)  # not the owner: no DDL, no audit edits
         self._writer = BatchWriter(self._conn, settings.consumer_group, settings.partition_days)
         try:
             self._consumer = KafkaConsumer(
