@@ -60,18 +60,20 @@ NOTES = (
     "modelled loss subtracted, the true noise covariance, no forgetting, and the estimator's "
     "own gap bridging, weak prior on θ and identifiability rule, so both can go through "
     "`decide` alike.",
-    "- Estimator defaults: 90-day memory, prior sd 10 % on θ, white noise 7e-4 of the "
-    "reference load per interval (the simulation's true level is about 5.4e-4: the default is "
-    "deliberately on the safe side), k = 3.72 (specific risk 1e-4 per decision, see "
-    "`detectors/conformity.py`).",
-    "- Detection vs oracle is below the 0.95 target. The estimator's u at day 30 is about "
-    "1.3x the oracle's (the oracle knows the loss and the noise exactly, and is itself "
-    "slightly over-confident by then, coverage 0.93); the estimator pays for its loss terms, "
-    "a per-day loss effect, 90-day forgetting and its safe white-noise level. With k = 3.72 "
-    "the wider u moves the rejection threshold by about 1 % of error, so meters the oracle "
-    "flags just beyond its threshold are still inconclusive for the estimator. Setting the "
-    "white-noise level to the simulation's true value narrows u by about 13 %, but that is "
-    "tuning to the simulator.",
+    "- Estimator defaults: 90-day memory, prior sd 10 % on θ, k = 3.72 (specific risk 1e-4 "
+    "per decision, see `detectors/conformity.py`). The white-noise level is estimated online "
+    "(`detectors/noise_level.py`): a median-based fit to a-priori residuals summed over 2-hour "
+    "runs (register noise telescopes in a sum, white noise adds up), over the last 14 days, "
+    "raised by its sampling error and floored by 7e-4 of the reference load per interval; "
+    "the information gathered so far is scaled down when the level rises, and a one-step-"
+    "ahead check widens the covariance when residuals exceed their predicted variance.",
+    "- Detection vs oracle is below the 0.95 target. The oracle knows the loss and the noise "
+    "exactly (and is itself slightly over-confident by day 30); the estimator pays for its "
+    "loss terms, a per-day loss effect and 90-day forgetting, and its estimated white level "
+    "also holds the part of the loss the model misses (the simulated day-to-day weather "
+    "effect), which is not white but is noise to the estimator. With k = 3.72 a wider u moves "
+    "the rejection threshold, so meters the oracle flags just beyond its threshold are still "
+    "inconclusive for the estimator.",
     "- Master meter off by 0.5 %: every ε̂ shifts by −0.5 %. The estimator takes the median "
     "ε̂ of identifiable meters as the area's common-mode error; when it exceeds the master's "
     "tolerance (0.2 %) by more than 3 of its standard uncertainties, `master_suspect` is set "

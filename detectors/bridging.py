@@ -117,3 +117,26 @@ def open_debts(values: FloatArray, filled: FloatArray) -> tuple[FloatArray, IntA
     run = np.where(seen.any(axis=0), seen.argmax(axis=0), values.shape[0])
     tail = np.arange(values.shape[0])[:, None] >= values.shape[0] - run[None, :]
     return np.where(tail, filled, 0.0).sum(axis=0), run.astype(np.int64)
+
+
+def typical_increments(
+    stats: FloatArray, rows: FloatArray, single: npt.NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray]:
+    """Each column's mean and variance of one-interval increments, from forgotten sums
+    ``stats`` = (count, sum, sum of squares) per column; a column without history takes its
+    ``single`` (one-interval) values in ``rows``, else the meters' median mean, and a variance
+    as large as its mean squared. Column 0 is the master."""
+    count = np.maximum(stats[0], 1e-12)
+    mean = stats[1] / count
+    var = np.maximum(stats[2] / count - mean**2, 0.0)
+    unseen = stats[0] == 0
+    if unseen.any():
+        seen_rows = single[:, unseen].sum(axis=0)
+        block = np.where(single[:, unseen], rows[:, unseen], 0.0).sum(axis=0)
+        mean[unseen] = np.where(seen_rows > 0, block / np.maximum(seen_rows, 1), np.nan)
+        known = ~np.isnan(mean[1:])
+        typical = float(np.median(mean[1:][known])) if known.any() else 0.0
+        mean[1:] = np.where(known, mean[1:], typical)
+        mean[0] = 0.0 if np.isnan(mean[0]) else mean[0]
+        var[unseen] = mean[unseen] ** 2  # no history: as uncertain as the level itself
+    return mean, var

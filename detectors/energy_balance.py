@@ -15,14 +15,13 @@ all θ. Unmetered use, phase imbalance and the like are not modelled.
 **Noise.** Registers are quantised and read with clock jitter, which act on the *cumulative*
 register at each boundary: their effect on an increment is ``u_t − u_{t−1}``, with ``σ_u²``
 known from the resolutions (:mod:`detectors.gls`). The rest (unmetered use, what the loss
-model misses) is taken as white with standard deviation ``white_noise_fraction`` of the
-reference load per interval: a stated noise model, to be set per area where it is known
-better; the Birge ratio below widens the uncertainty when the data disagree. (Estimating it
-online from residual moments was tried and made both weighting and calibration worse: the
-residuals carry loss-model misfit that is not white.) Rows are whitened with
-the exact Cholesky recursion of this tridiagonal covariance (carried across blocks), which
-makes the estimator generalised least squares, and the attenuation that quantisation noise
-in the regressors causes is removed (corrected least squares).
+model misses) is taken as white; its level is estimated online and robustly from a-priori
+residuals summed over 2-hour runs, floored by ``white_noise_fraction`` of the reference load
+(:mod:`detectors.noise_level`). When it rises, the information gathered so far is scaled
+down as if its rows had been weighted for it. Rows are whitened with the exact Cholesky
+recursion of this tridiagonal covariance (carried across blocks), which makes the estimator
+generalised least squares, and the attenuation that quantisation noise in the regressors
+causes is removed (corrected least squares).
 
 **Estimation.** Block-recursive least squares in information form with forgetting factor
 ``λ = 1 − 1/(memory_days·intervals_per_day)`` per interval, regularised by a prior
@@ -43,18 +42,18 @@ span still open when a block ends is guessed from the meter's mean (unknown cell
 ``var_i`` each); the guess is kept as a debt and subtracted from the value that finally
 closes the span, so every total stays exact and nothing is held back between blocks.
 
-**Uncertainty (GUM).** ``C = max(1, s²)·M⁻¹``, ``M`` the posterior information and ``s²`` the
-Birge ratio (whitened residual variance per effective interval, never allowed to shrink the
-model's variance); ``u(ε) = u(θ)/θ²``, combined in quadrature with the master meter's Type B
-``master_uncertainty_pct`` (a master error shifts every ε alike). A meter is
-``identifiable`` when the data has cut its prior variance to at most
-``identifiable_variance_ratio`` of it: tiny consumption and collinear profiles (two meters
-with one profile leave their difference to the prior) are not.
+**Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
+Birge ratio (whitened residual variance per effective interval) and ``r`` the one-step-ahead
+check of :mod:`detectors.noise_level` (neither may shrink the model's variance);
+``u(ε) = u(θ)/θ²``, combined in quadrature with the master meter's Type B
+``master_uncertainty_pct``. A meter is ``identifiable`` when the data has cut its prior
+variance to at most ``identifiable_variance_ratio`` of it: tiny consumption and collinear
+profiles (two meters with one profile leave their difference to the prior) are not.
 
-**Master meter.** The median ε̂ of identifiable meters estimates the common shift a master
-error causes. Beyond ``master_tolerance_pct`` with guard ``master_guard_k``,
-``master_suspect`` is set and, if ``recentre_on_master_suspect``, errors are reported
-relative to that median (whose uncertainty replaces the master's Type B term).
+**Master meter** (:mod:`detectors.master_meter`). The median ε̂ of identifiable meters
+estimates the common shift a master error causes. Beyond ``master_tolerance_pct`` with guard
+``master_guard_k``, ``master_suspect`` is set and, if ``recentre_on_master_suspect``, errors
+are reported relative to that median (whose uncertainty replaces the master's Type B term).
 """
 
 from __future__ import annotations
@@ -75,15 +74,18 @@ from detectors.bridging import (
     fill_area,
     open_debts,
     settle_debts,
+    typical_increments,
 )
 from detectors.gls import WhiteningCarry, lower_inverse, start_carry, whiten
-from detectors.noise_level import NoiseWindow
+from detectors.master_meter import common_shift
+from detectors.noise_level import NoiseLevel
 from meterwatch.errors import DetectorError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-_KIND, _VERSION = "area_error_estimator", 2  # v2 added the noise window; v1 restores too
+_KIND, _VERSION = "area_error_estimator", 3  # v3: the noise window of 2-hour runs
 _LOSS_TERMS = 5  # a, b, b_c, b_s, δ_day
+_RUNS_PER_DAY = 12  # the white level is estimated from residuals summed over 2-hour runs
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,10 @@ class AreaErrorEstimator:
         self._info = np.zeros((width, width))  # data information of [θ…, loss…, y]
         self._n_eff = 0.0
         self._s_ref = math.nan
-        self._white = math.nan  # σ_w² used for the last block (detectors.noise_level)
-        self._noise = NoiseWindow.empty(round(self.config.noise_window_days * intervals))
+        self._noise = NoiseLevel(
+            round(self.config.noise_window_days * _RUNS_PER_DAY),
+            max(1, intervals // _RUNS_PER_DAY),
+        )
         self._clock = 0  # interval of the day of the next row to process
         self._tau = np.zeros(n)  # forgotten sums of each meter's whitened regressor noise
         self._carry = start_carry(width, n)
@@ -189,6 +193,12 @@ class AreaErrorEstimator:
         """Whitened residual variance per interval; above 1 the noise model is too optimistic
         (uncertainties are then widened by its square root)."""
         return self._birge
+
+    @property
+    def white_noise_var_wh2(self) -> float:
+        """White-noise variance per interval used for the last block (estimated online, floored
+        by ``white_noise_fraction`` of the reference load; :mod:`detectors.noise_level`)."""
+        return self._noise.white
 
     @property
     def common_error_pct(self) -> float:
@@ -246,7 +256,7 @@ class AreaErrorEstimator:
         single[1:] &= single[:-1]
         first = (~np.isnan(rows)).argmax(axis=0)
         single[first, np.arange(n + 1)] &= owed_rows == 0  # a settled debt spans many rows
-        mean, var = self._typical(rows, single)
+        mean, var = typical_increments(self._stats, rows, single)
         filled, kind, bridge = fill_area(rows, mean, self._states)
         guess, run = open_debts(rows, filled)
         owes = (run > 0) & (self._states == ANCHORED)  # a new meter's leading gap is no debt
@@ -261,7 +271,6 @@ class AreaErrorEstimator:
         if math.isnan(self._s_ref):
             ref = float(np.mean(filled[:, 0]))
             self._s_ref = ref if ref > 0 else max(float(filled[:, 1:].sum(axis=1).mean()), 1.0)
-        self._white = self._noise.variance((cfg.white_noise_fraction * self._s_ref) ** 2)
         theta2 = np.r_[1.0, self._x[:n] ** 2]
         base_level = self._level_var(mean)
         split = cfg.split_cv**2 * var
@@ -269,7 +278,7 @@ class AreaErrorEstimator:
         unknown = np.where(kind == UNKNOWN, var, 0.0)
         unknown[first, np.arange(n + 1)] += owed_rows * var  # a settled debt's guessing error
         level = base_level + bridge @ (theta2 * split)
-        white = self._white + unknown @ theta2
+        unmodelled = unknown @ theta2
         phi = np.empty((t_len, p + 1))
         phi[:, :n] = filled[:, 1:]
         phi[:, n] = self._s_ref
@@ -283,10 +292,22 @@ class AreaErrorEstimator:
         pred = phi[:, :p] @ self._x
         par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
         level_prev = np.r_[self._carry.level if self._carry.alpha > 0 else level[0], level[:-1]]
-        other = white - self._white + level + level_prev + par_var
-        limit = cfg.huber_c * np.sqrt(self._white + other)
+        known = phi[:, :p].copy()  # today's loss effect stays in the residual: its prior is
+        known[:, p - 1] = 0.0  # far wider than a day's weather, and would hide the noise
+        discount = self._noise.observe(
+            filled[:, 0] - pred,
+            known,
+            self._chol_inv,
+            level,
+            level_prev,
+            unmodelled,
+            floor=(cfg.white_noise_fraction * self._s_ref) ** 2,
+        )
+        self._info *= discount  # the history was weighted for a smaller white noise
+        self._tau *= discount
+        white = self._noise.white + unmodelled
+        limit = cfg.huber_c * np.sqrt(white + level + level_prev + par_var)
         phi[:, p] = pred + np.clip(filled[:, 0] - pred, -limit, limit)
-        self._noise.add(filled[:, 0] - pred, other, par_var)
         step = cfg.register_resolution_wh
         # a meter using less than one register step per interval barely ticks
         quant = step**2 / 12.0 * np.minimum(1.0, np.abs(mean[1:]) / max(step, 1e-12))
@@ -301,23 +322,6 @@ class AreaErrorEstimator:
         )
         self._accumulate(z, tau, clock)
         return phi[:, :p]
-
-    def _typical(self, rows: FloatArray, single: BoolArray) -> tuple[FloatArray, FloatArray]:
-        """Each column's mean and variance of one-interval increments (history, else block)."""
-        count = np.maximum(self._stats[0], 1e-12)
-        mean = self._stats[1] / count
-        var = np.maximum(self._stats[2] / count - mean**2, 0.0)
-        unseen = self._stats[0] == 0
-        if unseen.any():
-            seen_rows = single[:, unseen].sum(axis=0)
-            block = np.where(single[:, unseen], rows[:, unseen], 0.0).sum(axis=0)
-            mean[unseen] = np.where(seen_rows > 0, block / np.maximum(seen_rows, 1), np.nan)
-            known = ~np.isnan(mean[1:])
-            typical = float(np.median(mean[1:][known])) if known.any() else 0.0
-            mean[1:] = np.where(known, mean[1:], typical)
-            mean[0] = 0.0 if np.isnan(mean[0]) else mean[0]
-            var[unseen] = mean[unseen] ** 2  # no history: as uncertain as the level itself
-        return mean, var
 
     def _level_var(self, mean: FloatArray) -> float:
         """Per-boundary variance of the balance's register noise (quantisation, jitter)."""
@@ -437,7 +441,7 @@ class AreaErrorEstimator:
         self._x = chol_inv.T @ (chol_inv @ rhs)
         self._fit = self._info[p, p] + float(prec @ mean**2) - float(rhs @ self._x)
         birge = self._fit / self._n_eff if self._n_eff > 0 else 1.0
-        self._birge = max(1.0, birge)
+        self._birge = max(1.0, birge, self._noise.window.overconfidence())
         self._chol_inv = chol_inv  # C = birge·chol_invᵀ·chol_inv
         theta = np.maximum(self._x[:n], 1e-3)
         var_theta = self._birge * (chol_inv[:, :n] ** 2).sum(axis=0)
@@ -446,21 +450,19 @@ class AreaErrorEstimator:
         self._ident = (var_theta <= cfg.identifiable_variance_ratio * cfg.prior_sd**2) & (
             self._stats[0, 1:] > 0
         )
-        self._common, self._suspect, u_common = math.nan, False, math.nan
-        ids = np.flatnonzero(self._ident)
-        if ids.size >= cfg.min_meters_common:
-            common = float(np.median(eps[ids]))
-            spread = 1.4826 * float(np.median(np.abs(eps[ids] - common)))
-            shared = self._birge * float((chol_inv[:, ids].sum(axis=1) ** 2).sum())
-            u_common = math.sqrt(math.pi / 2 * spread**2 / ids.size + shared / ids.size**2)
-            self._suspect = (
-                abs(common) - cfg.master_guard_k * u_common > cfg.master_tolerance_pct / 100.0
-            )
-            self._common = 100.0 * common
+        shift = common_shift(
+            eps,
+            self._ident,
+            math.sqrt(self._birge) * chol_inv[:, :n],
+            min_meters=cfg.min_meters_common,
+            tolerance=cfg.master_tolerance_pct / 100.0,
+            guard_k=cfg.master_guard_k,
+        )
+        self._common, self._suspect = 100.0 * shift.error, shift.suspect
         u_type_b = cfg.master_uncertainty_pct / 100.0
         if self._suspect and cfg.recentre_on_master_suspect:
-            eps = (1.0 + eps) / (1.0 + self._common / 100.0) - 1.0
-            u_type_b = u_common
+            eps = (1.0 + eps) / (1.0 + shift.error) - 1.0
+            u_type_b = shift.uncertainty
         self._errors = 100.0 * eps
         self._uncert = 100.0 * np.sqrt(u_stat**2 + u_type_b**2)
 
@@ -476,7 +478,6 @@ class AreaErrorEstimator:
             "info": floats_out(self._info),
             "n_eff": self._n_eff,
             "s_ref": floats_out([self._s_ref])[0],
-            "white": floats_out([self._white])[0],
             "clock": self._clock,
             "tau": floats_out(self._tau),
             "carry": [c.alpha, c.level],
@@ -486,14 +487,15 @@ class AreaErrorEstimator:
             "states": self._states.tolist(),
             "debt": floats_out(self._debt),
             "residuals": floats_out(self._residuals),
-            "noise": floats_out(np.stack([self._noise.residual, self._noise.other])),
+            **self._noise.to_plain(),
         }
 
     @classmethod
     def restore(cls, state: dict[str, Any]) -> AreaErrorEstimator:
         """Rebuild an estimator from :meth:`snapshot`; it continues exactly as the original."""
-        if state.get("kind") == _KIND and state.get("version") == 1:
-            state = {**state, "version": _VERSION, "noise": []}  # no window yet: the default
+        if state.get("kind") == _KIND and state.get("version") in (1, 2):
+            # v1 had a fixed white level, v2 a window of single rows: a new window starts
+            state = {k: v for k, v in state.items() if k != "noise"} | {"version": _VERSION}
         check_version(state, _KIND, _VERSION)
         est = cls(state["meter_ids"], EstimatorConfig(**state["config"]))
         n = len(est._ids)
@@ -501,7 +503,7 @@ class AreaErrorEstimator:
         est._info = floats_in(state["info"], math.nan).reshape(width, width)
         est._n_eff = float(state["n_eff"])
         est._s_ref = math.nan if state["s_ref"] is None else float(state["s_ref"])
-        est._white = math.nan if state["white"] is None else float(state["white"])
+        est._noise.load_plain(state)
         est._clock, est._tau = int(state["clock"]), floats_in(state["tau"], 0.0)
         alpha, level = (float(v) for v in state["carry"])
         reg = floats_in(state["carry_meters"], 0.0).reshape(3, n)
@@ -513,6 +515,4 @@ class AreaErrorEstimator:
         est._debt = floats_in(state["debt"], 0.0).reshape(2, n + 1)
         est._refresh()
         est._residuals = floats_in(state["residuals"], math.nan)
-        noise = floats_in(state["noise"], math.nan).reshape(2, -1)
-        est._noise.residual, est._noise.other = noise[0], noise[1]
         return est

@@ -2,44 +2,59 @@
 
 The balance noise the estimator whitens is ``w_t + u_t − u_{t−1}`` (:mod:`detectors.gls`):
 the register part ``u`` is known from the resolutions, the white part ``w_t`` (unmetered use,
-what the loss model misses) is not, and it differs a lot between areas (households or
+what the loss model misses) is not, and it differs a lot between areas (household or
 business profiles, PV, how far the real loss is from the modelled one). A fixed level tuned
 to one kind of area makes every other kind over-confident.
 
-Each interval's *a-priori* residual ``r_t`` (master minus the prediction from the parameters
-before its block was added) has variance ``σ_w² + o_t``, where ``o_t`` is everything but the
-white part: both boundaries' register noise, imputation noise, and the parameters' own
-uncertainty (which is what removes the estimate's error from the residual). So
-``r_t² / (σ_w² + o_t)`` is χ²₁ when σ_w² is right, and :func:`white_variance` solves
+**Why sums.** Where the register noise dominates a single interval, the whitening integrates
+the rows, so the estimate is sensitive to exactly the slow part of the noise that single
+rows hide under the quantisation noise. Register errors telescope in a sum of ``k``
+consecutive rows (only its two end boundaries are left) while white noise adds up, so the
+level is estimated from residuals summed over runs of ``k`` rows (:func:`interval_sums`).
 
-    median_t  r_t² / (σ_w² + o_t)  =  median(χ²₁) ≈ 0.4549
+**Estimate.** The run's *a-priori* residual (master minus the prediction from the parameters
+before its block was added) has variance ``k·σ_w² + o``, ``o`` the registers' part plus the
+parameters' own uncertainty (which takes the estimate's error out of the residual). So
+``R² / (k·σ_w² + o)`` is χ²₁ when σ_w² is right, and :func:`white_variance` solves
 
-for σ_w² over a window of recent intervals: a median, so bursts, bad master readings and
-loss-model misfit on a few days do not move it. Rows whose parameter uncertainty dominates
-their predictable variance (the first days, a meter that just joined) say little about σ_w²
-and are left out. The median estimate is raised by its own sampling error (``1 + c/√m``
-over m informative rows), so it errs on the wide side while few days are seen; the caller
-floors it by the stated default.
+    median  R² / (k·σ_w² + o)  =  median(χ²₁) ≈ 0.4549
+
+over a window of recent runs: a median, so bursts, bad master readings and misfit on a few
+days do not move it. It is raised by its own sampling error (``1 + c/√m`` over m runs), so it
+errs on the wide side while few days are seen, and the caller floors it by the stated default.
+
+**Predictive check.** Rows added before the level was known (the first days, when the
+residuals are mostly the prior's error and say nothing about the noise) were weighted with a
+white level that may be far too small, and their weight stays in the information. So each
+run also keeps the variance it was *predicted* with (the white level then in use);
+:meth:`NoiseWindow.overconfidence` is the median ratio of realised to predicted squared
+residuals, beyond its sampling error: above 1, the estimator's covariance is scaled up by it
+(like the Birge ratio, but one step ahead, so the parameters cannot absorb the misfit).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from detectors._snapshot import floats_in, floats_out
+
 FloatArray = npt.NDArray[np.float64]
 
 CHI2_1_MEDIAN = 0.454936423119572  # median of the χ² distribution with 1 degree of freedom
-SAMPLING_MARGIN = 2.5  # ≈ 1.1 standard errors of a MAD-based variance (efficiency 0.37)
+SAMPLING_MARGIN = 2.5  # ≈ 1.1 standard errors of a median-based variance (efficiency 0.37)
 
 
-def white_variance(residual: FloatArray, other: FloatArray, *, iterations: int = 60) -> float:
-    """σ_w² ≥ 0 such that the median of ``residual² / (σ_w² + other)`` is median(χ²₁).
+def white_variance(residual: FloatArray, other: FloatArray, *, iterations: int = 20) -> float:
+    """σ² ≥ 0 such that the median of ``residual² / (σ² + other)`` is median(χ²₁).
 
     Returns 0 when the residuals are no larger than ``other`` alone predicts, and NaN when
-    there are no rows.
+    there are no rows. Bisection: ``iterations`` steps leave a relative error of about
+    ``2**-iterations``, far below the median's own sampling error.
     """
     if residual.size == 0:
         return float("nan")
@@ -51,38 +66,130 @@ def white_variance(residual: FloatArray, other: FloatArray, *, iterations: int =
 
     if excess(0.0) <= 0.0:
         return 0.0
-    lo, hi = 0.0, max(float(np.median(r2)) / CHI2_1_MEDIAN, 1e-300)
-    while excess(hi) > 0.0:  # cannot happen for the bound above, but keep the bracket honest
-        hi *= 2.0
+    lo, hi = 0.0, max(float(np.median(r2)) / CHI2_1_MEDIAN, 1e-300)  # excess(hi) <= 0
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if excess(mid) > 0.0 else (lo, mid)
     return 0.5 * (lo + hi)
 
 
+def interval_sums(
+    k: int,
+    residual: FloatArray,
+    regressors: FloatArray,
+    chol_inv: FloatArray,
+    level: FloatArray,
+    level_before: FloatArray,
+    unmodelled: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Residuals summed over runs of ``k`` rows and their variance without the white part,
+    both scaled to one row (sum/√k, variance/k), so white noise keeps its per-row variance.
+
+    Per row: ``level`` the register variance at its end boundary, ``level_before`` at its
+    start, ``unmodelled`` extra row variance (imputed cells); ``regressors @ chol_inv.T`` gives
+    the parameters' share (``C = chol_invᵀ·chol_inv``).
+    """
+    runs = len(residual) // k
+    if runs == 0:
+        return np.zeros(0), np.zeros(0)
+    rows = slice(0, runs * k)
+    total = residual[rows].reshape(runs, k).sum(axis=1)
+    phi = regressors[rows].reshape(runs, k, -1).sum(axis=1)
+    other = ((phi @ chol_inv.T) ** 2).sum(axis=1)
+    other += level[k - 1 : runs * k : k] + level_before[0 : runs * k : k]
+    other += unmodelled[rows].reshape(runs, k).sum(axis=1)
+    return total / math.sqrt(k), other / k
+
+
 @dataclass
 class NoiseWindow:
-    """The last ``capacity`` informative rows: a-priori residual and its non-white variance."""
+    """The last ``capacity`` runs: scaled residual sum, its variance without the white part,
+    and the white variance it was predicted with."""
 
     capacity: int
     residual: FloatArray
     other: FloatArray
+    predicted_white: FloatArray
 
     @classmethod
     def empty(cls, capacity: int) -> NoiseWindow:
-        return cls(capacity, np.zeros(0), np.zeros(0))
+        return cls(capacity, np.zeros(0), np.zeros(0), np.zeros(0))
 
-    def add(self, residual: FloatArray, other: FloatArray, parameter_var: FloatArray) -> None:
-        """Keep the finite rows whose parameter uncertainty does not dominate ``other``."""
-        keep = np.isfinite(residual) & np.isfinite(other) & (parameter_var <= 0.5 * other)
+    def add(self, residual: FloatArray, other: FloatArray, white: float) -> None:
+        """Add runs (from :func:`interval_sums`) predicted with white variance ``white``."""
+        keep = np.isfinite(residual) & np.isfinite(other)
         self.residual = np.r_[self.residual, residual[keep]][-self.capacity :]
         self.other = np.r_[self.other, other[keep]][-self.capacity :]
+        white_rows = np.full(int(keep.sum()), white)
+        self.predicted_white = np.r_[self.predicted_white, white_rows][-self.capacity :]
 
     def variance(self, floor: float) -> float:
-        """The white variance to use next: the robust estimate, raised by its sampling error,
-        never below ``floor``."""
+        """The white variance per row to use: the robust estimate over the window, raised by
+        its sampling error, never below ``floor``."""
         m = self.residual.size
         if m == 0:
             return floor
         estimate = white_variance(self.residual, self.other)
-        return max(floor, estimate * (1.0 + SAMPLING_MARGIN / np.sqrt(m)))
+        return max(floor, estimate * (1.0 + SAMPLING_MARGIN / math.sqrt(m)))
+
+    def overconfidence(self) -> float:
+        """How much larger the squared residuals were than predicted (median ratio, χ²₁
+        scaled), discounted by its sampling error; at least 1."""
+        m = self.residual.size
+        if m == 0:
+            return 1.0
+        ratio = np.median(self.residual**2 / np.maximum(self.predicted_white + self.other, 1e-300))
+        return max(1.0, float(ratio) / CHI2_1_MEDIAN / (1.0 + SAMPLING_MARGIN / math.sqrt(m)))
+
+
+class NoiseLevel:
+    """The white level an estimator uses, its window, and the level its information is
+    weighted for (the largest so far): :meth:`observe` returns by how much to scale the
+    information down when the level rises, as if past rows had been weighted for it."""
+
+    def __init__(self, capacity: int, run_length: int) -> None:
+        self.run_length = run_length
+        self.window = NoiseWindow.empty(capacity)
+        self.white = math.nan  # σ_w² for the current block
+        self.weighted_for = 0.0
+
+    def observe(
+        self,
+        residual: FloatArray,
+        regressors: FloatArray,
+        chol_inv: FloatArray,
+        level: FloatArray,
+        level_before: FloatArray,
+        unmodelled: FloatArray,
+        floor: float,
+    ) -> float:
+        """Add a block's a-priori residuals (arguments as :func:`interval_sums`), set
+        :attr:`white` for it, and return the factor (≤ 1) for the information so far."""
+        runs, other = interval_sums(
+            self.run_length, residual, regressors, chol_inv, level, level_before, unmodelled
+        )
+        self.window.add(runs, other, floor if math.isnan(self.white) else self.white)
+        self.white = self.window.variance(floor)
+        if self.white <= self.weighted_for:
+            return 1.0
+        registers = float(np.median(level + level_before + unmodelled))
+        ratio = (self.weighted_for + registers) / (self.white + registers)
+        self.weighted_for = self.white
+        return ratio
+
+    def to_plain(self) -> dict[str, Any]:
+        w = self.window
+        return {
+            "white": floats_out([self.white])[0],
+            "white_info": self.weighted_for,
+            "noise": floats_out(np.stack([w.residual, w.other, w.predicted_white])),
+        }
+
+    def load_plain(self, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`to_plain` (a state without a window starts an empty one)."""
+        self.white = math.nan if state["white"] is None else float(state["white"])
+        self.weighted_for = float(
+            state.get("white_info", 0.0 if math.isnan(self.white) else self.white)
+        )
+        noise = floats_in(state.get("noise", []), math.nan).reshape(3, -1)
+        self.window.residual, self.window.other, self.window.predicted_white = noise

@@ -43,7 +43,7 @@ class FrameProducer:
                 value = encode_frame(frame)
                 sent += len(value)
                 futures.append(
-                    self._producer.send(TOPIC_READINGS, key=frame.area.encode(), value=value)
+                    self._producer.send(TOPIC_READINGS, key=frame.area_key.encode(), value=value)
                 )
             for letter in batch.dead_letters:
                 futures.append(

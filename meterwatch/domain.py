@@ -81,6 +81,12 @@ class ReadingFrame:
     def __len__(self) -> int:
         return len(self.meter)
 
+    @property
+    def area_key(self) -> str:
+        """``utility/area``: area ids are unique only within their utility. The Kafka key of
+        every readings message and the stream's state key."""
+        return f"{self.utility}/{self.area}"
+
     @classmethod
     def empty(cls, utility: str, area: str) -> ReadingFrame:
         return cls(

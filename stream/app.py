@@ -2,13 +2,15 @@
 
 Frames are the events (one Kafka message = many readings of one area); per-area detector
 state lives in the ``area_state`` table, whose changelog has the source topic's partition
-count. Processing is at-least-once: an event is awaited until Kafka acknowledged it before
-the agent moves on, so the offset Faust commits never passes an undelivered event; replays
-re-emit identical event ids. Agent concurrency stays 1 (faust-streaming #606).
+count. Processing is at-least-once: a frame's estimates and events are awaited until Kafka
+acknowledged them before its state is stored and the agent moves on, so neither the
+committed offset nor the stored state ever passes an undelivered event; replays re-emit
+identical event ids. Agent concurrency stays 1 (faust-streaming #606).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -77,7 +79,7 @@ def create_app(settings: StreamSettings) -> faust.App:
             started = time.monotonic()
             try:
                 frame = decode_frame(event.value)
-                result = assess_frame(frame, area_state.get(frame.area) or None, registry)
+                result = assess_frame(frame, area_state.get(frame.area_key) or None, registry)
             except MeterwatchError as exc:  # a bad frame must not crash-loop the agent
                 reason = "corrupt_frame" if isinstance(exc, CodecError) else "processing_error"
                 log.warning("frame to the DLQ (%s): %s", reason, exc)
@@ -89,16 +91,21 @@ def create_app(settings: StreamSettings) -> faust.App:
                 }
                 await (await dlq.send(key=event.key, value=event.value, headers=headers))
                 continue
-            area_state[frame.area] = result.state
+            # Output first, state second: a crash in between replays the frame against the
+            # old state and re-emits the same ids; never a state that moved on without them.
+            pending = []
             if result.estimates:
                 body = {"utility": frame.utility, "area": frame.area, "estimates": result.estimates}
                 value = json.dumps(body, separators=(",", ":")).encode()
-                await (await estimates_topic.send(key=frame.area.encode(), value=value))
+                pending.append(await estimates_topic.send(key=frame.area_key.encode(), value=value))
                 metrics.ESTIMATES.inc(len(result.estimates))
             for cloud_event in result.events:
                 value = json.dumps(cloud_event, separators=(",", ":")).encode()
-                await (await events_topic.send(key=cloud_event["subject"].encode(), value=value))
+                key = cloud_event["subject"].encode()
+                pending.append(await events_topic.send(key=key, value=value))
                 metrics.EVENTS.labels(cloud_event["type"]).inc()
+            await asyncio.gather(*pending)  # delivered (acks=all) before the state moves on
+            area_state[frame.area_key] = result.state
             metrics.FRAMES.inc()
             metrics.READINGS.inc(len(frame))
             metrics.FRAME_SECONDS.observe(time.monotonic() - started)

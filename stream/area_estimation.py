@@ -29,7 +29,7 @@ from meterwatch.domain import ReadingFrame
 from stream.cloudevents import make_event
 from stream.intervals import AssemblerConfig, IntervalAssembler, IntervalBlock
 
-DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/1"
+DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/3"  # its snapshot version
 RULE: Final = "JCGM 106 guarded decision, w = k*u"
 
 

@@ -1,137 +1,180 @@
-"""``meterwatch demo``: the whole pipeline on the built-in fleet, ending in a report.
+"""``meterwatch demo``: the whole system on a simulated fleet, ending in a scored report.
 
-Starts the local services and the three pipeline services, publishes one simulated day of a
-small fleet over MQTT (plus one payload of every kind the bridge must refuse, and two meters
-whose register steps back), waits until everything is stored and prints what was published,
-ingested, stored, refused and detected.
+1. Starts the local services (deploy/local) and the pipeline: ingest, stream (with the
+   fleet's registry) and store.
+2. Simulates a fleet with hidden errors and faults, writes its ground truth, and publishes
+   it over MQTT like its devices would (JSON v1 and DL/T 645-2007), plus one payload of
+   every kind the bridge must refuse.
+3. Waits until every closed day of every meter has its estimate in PostgreSQL.
+4. Scores the replacement orders and estimates from the database against the truth, runs
+   ``analyze`` offline on the same readings to check that both paths agree, and writes an
+   HTML report with plots.
+
+Every run gets fresh utility names and meter numbers, so runs never mix in the database;
+with the same seed the data, and so the report's figures, are the same.
 """
 
 from __future__ import annotations
 
 import time
-import urllib.request
 import uuid
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import click
 import psycopg
 from tqdm import tqdm
 
+from meterwatch.analysis import analyze
 from meterwatch.dlq import DeadLetterReader
 from meterwatch.local_services import bring_up
 from meterwatch.processes import LocalPipeline
-from meterwatch.settings import CommonSettings, IngestSettings
-from simulators.demo_fleet import DemoFleet, bad_payloads
+from meterwatch.report import write_report
+from meterwatch.scoring import Truth, score
+from meterwatch.settings import CommonSettings
+from simulators.demo_fleet import bad_payloads
+from simulators.fleet import FleetSpec
+from simulators.loadgen import MqttSink
 from simulators.publisher import MqttPublisher
+from simulators.scenario import Scenario, message_count, publish, simulate_to
+from stream.registry import RegistryBook
+
+ORDER = "meterwatch.meter.out_of_tolerance.v1"
 
 
 @click.command()
 @click.option("--utilities", default=2, show_default=True)
-@click.option("--areas", "areas_per_utility", default=5, show_default=True, help="per utility")
-@click.option("--devices", "devices_per_area", default=2, show_default=True, help="per area")
-@click.option("--meters", "meters_per_device", default=50, show_default=True, help="per device")
-@click.option("--intervals", default=96, show_default=True, help="15-minute intervals")
+@click.option("--areas", "areas_per_utility", default=10, show_default=True, help="per utility")
+@click.option("--meters", "meters_per_area", default=100, show_default=True, help="per area")
+@click.option("--days", default=60, show_default=True, help="simulated days of 15-min data")
 @click.option("--seed", default=7, show_default=True)
-@click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="seconds")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="run folder [default: .state/demo/<run>]")  # fmt: skip
+@click.option("--timeout", "timeout_s", default=1800.0, show_default=True, help="seconds")
 def demo(
-    utilities: int,
-    areas_per_utility: int,
-    devices_per_area: int,
-    meters_per_device: int,
-    intervals: int,
-    seed: int,
-    timeout_s: float,
-) -> None:
-    """Run the whole pipeline end to end on a small simulated fleet and print a report.
+    utilities: int, areas_per_utility: int, meters_per_area: int, days: int, seed: int,
+    out: Path | None, timeout_s: float,
+) -> None:  # fmt: skip
+    """Run the whole pipeline on a simulated fleet and print a scored report.
 
-    Default: 2 utilities x 5 areas x 2 concentrators x 50 meters x 96 quarter-hours
-    (96,000 readings). Each run gets fresh meter numbers, so its counts are its own.
+    Default: 2 utilities x 10 areas x 100 meters x 60 days of quarter-hour readings
+    (about 11.6 million readings), with hidden drifts, lot defects and faults.
     """
     settings = CommonSettings()
     click.echo("== starting services (deploy/local) ==")
     bring_up(settings)
     run = uuid.uuid4().hex[:6]
-    base = (uuid.uuid4().int % 900_000 + 100_000) * 1_000_000
-    fleet = DemoFleet(
-        utilities=utilities, areas_per_utility=areas_per_utility,
-        devices_per_area=devices_per_area, meters_per_device=meters_per_device,
-        intervals=intervals, seed=seed, meter_base=base, utility_prefix=f"demo{run}",
+    out = out or settings.state_dir / "demo" / run
+    fleet = FleetSpec(
+        utilities=utilities, areas_per_utility=areas_per_utility, meters_per_area=meters_per_area,
+        days=days, seed=seed, utility_prefix=f"demo{run}",
+        meter_base=(uuid.uuid4().int % 800 + 100) * 1_000_000_000,
     )  # fmt: skip
-    fleet = DemoFleet(
-        **{**fleet.__dict__, "decreasing": (fleet.meter_id(0, 0), fleet.meter_id(1, 1))}
-    )
-    bad = bad_payloads(f"demo{run}-1")
-    log_dir = settings.state_dir / "demo" / run
-    click.echo(f"== starting ingest, stream, store (logs in {log_dir}) ==")
-    pipeline = LocalPipeline(log_dir).start()
+    click.echo(f"== simulating {fleet.n_areas} areas x {meters_per_area} meters x {days} days ==")
+    with tqdm(total=fleet.n_areas, unit="area", desc="simulating") as bar:
+        fleet_run, summary = simulate_to(Scenario(fleet), out, on_area=lambda _: bar.update())
+    click.echo(f"== starting ingest, stream, store (logs in {out}) ==")
+    pipeline = LocalPipeline(out, {"METERWATCH_REGISTRY_FILE": str(out / "registry.csv")})
+    pipeline.start()
     dlq = DeadLetterReader(settings.kafka_bootstrap)
     started = time.monotonic()
+    bad = bad_payloads(f"demo{run}-1")
     try:
-        messages = fleet.devices * fleet.intervals
-        click.echo(f"== publishing {fleet.readings:,} readings in {messages:,} MQTT messages ==")
-        publisher = MqttPublisher(settings.mqtt_host, settings.mqtt_port, f"demo-{run}")
-        publisher.publish_all(tqdm(fleet.payloads(), total=messages, unit="msg"))
+        total = message_count(fleet_run)
+        click.echo(f"== publishing {summary.readings:,} readings in {total:,} MQTT messages ==")
+        sink = MqttSink(settings.mqtt_host, settings.mqtt_port, f"demo-{run}")
+        with tqdm(total=total, unit="msg", desc="publishing") as bar:
+            publish(fleet_run, sink, on_sent=lambda _: bar.update())
+        sink.close()
+        publisher = MqttPublisher(settings.mqtt_host, settings.mqtt_port, f"demo-bad-{run}")
         publisher.publish_all((topic, payload) for topic, payload, _ in bad)
         publisher.close()
         with psycopg.connect(settings.database_url, autocommit=True) as db:
-            stored = _wait_for_rows(db, f"demo{run}-%", fleet.readings, timeout_s)
-            events = _wait_for_events(db, f"demo{run}-%", len(fleet.decreasing), 30.0)
+            area_days = fleet.n_areas * (days - 1)  # the last day never closes: no later data
+            estimates = _wait_for_estimates(db, f"demo{run}-%", area_days, timeout_s)
+            events = _events(db, f"demo{run}-%")
+            stored = db.execute(
+                "SELECT count(*) FROM reading WHERE utility_id LIKE %s", (f"demo{run}-%",)
+            ).fetchone()
         letters = _collect_dead_letters(dlq, f"demo{run}", len(bad), 30.0)
     finally:
         dlq.close()
-        ingested = _scrape(IngestSettings().metrics_port, "meterwatch_ingest_readings_total")
         pipeline.stop()
     elapsed = time.monotonic() - started
+    _report(out, fleet, summary.readings, stored[0] if stored else 0, estimates, events,
+            letters, len(bad), elapsed)  # fmt: skip
+
+
+def _report(
+    out: Path, fleet: FleetSpec, published: int, stored: int, estimates: list[dict[str, Any]],
+    events: list[dict[str, Any]], letters: Counter[str], bad: int, elapsed: float,
+) -> None:  # fmt: skip
+    orders = {e["subject"]: int(e["time_s"]) for e in events if e["type"] == ORDER}
+    truth = Truth.load(out / "truth_errors.csv", {e["meter"] for e in estimates})
+    streamed = score(truth, estimates, orders)
+    click.echo("== offline check: the same readings through `meterwatch analyze` ==")
+    offline = analyze(out / "readings.csv", out / "registry.csv",
+                      RegistryBook.from_csv(out / "registry.csv"))  # fmt: skip
+    offline_orders = {e["subject"] for a in offline for e in a.events if e["type"] == ORDER}
+    latest_stream = {e["meter"]: e["decision"] for e in estimates}
+    latest_offline = {m: e["decision"] for a in offline for m, e in a.latest().items()}
+    same = sum(latest_stream.get(m) == d for m, d in latest_offline.items())
+    kinds = Counter(e["type"].split(".")[2] for e in events)
+    lines = [
+        f"published        {published:,} readings ({fleet.n_areas} areas, seed {fleet.seed})",
+        f"stored           {stored:,} reading rows; {len(estimates):,} daily estimates",
+        f"dead letters     {sum(letters.values())} of {bad} bad payloads: "
+        + ", ".join(f"{r} {n}" for r, n in sorted(letters.items())),
+        "events           " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())),
+        f"agreement        stream and analyze give the same final decision for {same} of "
+        f"{len(latest_offline)} meters; orders {len(orders)} streamed, "
+        f"{len(offline_orders)} offline, {len(set(orders) & offline_orders)} in common",
+        f"wall time        {elapsed:.0f} s from the first publish to the last estimate",
+    ]
+    page = write_report(out / "report", offline, title=f"meterwatch demo, seed {fleet.seed}",
+                        score=streamed, truth=truth, extra=lines)  # fmt: skip
     click.echo("\n== meterwatch demo report ==")
-    click.echo(f"published  {fleet.readings:>9,} readings from {fleet.devices} devices")
-    click.echo(f"           {len(bad):>9,} bad payloads")
-    click.echo(f"ingested   {ingested:>9,.0f} readings produced to Kafka by the bridge")
-    click.echo(f"stored     {stored:>9,} distinct reading rows of this run")
-    click.echo(f"rejected   {sum(letters.values()):>9,} dead letters:")
-    for reason, count in sorted(letters.items()):
-        click.echo(f"             {count:>3} {reason}")
-    click.echo(
-        f"events     {len(events):>9,} register_decreased (expected {len(fleet.decreasing)}):"
-    )
-    for event_type, subject in events:
-        click.echo(f"             {subject} {event_type}")
-    click.echo(f"wall time  {elapsed:>9.1f} s ({fleet.readings / elapsed:,.0f} readings/s)")
-    if (
-        stored != fleet.readings
-        or len(events) != len(fleet.decreasing)
-        or sum(letters.values()) != len(bad)
-    ):
-        raise click.ClickException("the demo did not account for every reading; see the logs")
+    for line in lines + streamed.lines():
+        click.echo(line)
+    click.echo(f"report: {page}")
 
 
-def _wait_for_rows(
-    db: psycopg.Connection, utility_like: str, expected: int, timeout_s: float
-) -> int:
+def _wait_for_estimates(
+    db: psycopg.Connection, utility_like: str, area_days: int, timeout_s: float
+) -> list[dict[str, Any]]:
+    """Wait until every area has estimated every closed day; then read all estimates."""
     deadline = time.monotonic() + timeout_s
-    with tqdm(total=expected, unit="row", desc="stored") as bar:
+    query = "SELECT count(DISTINCT (area_id, ts)) FROM error_estimate WHERE utility_id LIKE %s"
+    with tqdm(total=area_days, unit="area-day", desc="estimated") as bar:
         while True:
-            row = db.execute(
-                "SELECT count(*) FROM reading WHERE utility_id LIKE %s", (utility_like,)
-            ).fetchone()
+            row = db.execute(query, (utility_like,)).fetchone()
             count = int(row[0]) if row else 0
             bar.update(count - bar.n)
-            if count >= expected or time.monotonic() > deadline:
-                return count
-            time.sleep(0.5)
+            if count >= area_days:
+                break
+            if time.monotonic() > deadline:
+                raise click.ClickException(
+                    f"only {count} of {area_days} area-days estimated after {timeout_s:.0f} s; "
+                    "see the stream and store logs"
+                )
+            time.sleep(1.0)
+    rows = db.execute(
+        "SELECT meter_id, extract(epoch FROM ts)::bigint, error_pct, uncertainty_pct, "
+        "identifiable, decision FROM error_estimate WHERE utility_id LIKE %s ORDER BY ts",
+        (utility_like,),
+    ).fetchall()
+    keys = ("meter", "end_ts", "estimate_pct", "uncertainty_pct", "identifiable", "decision")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-def _wait_for_events(
-    db: psycopg.Connection, utility_like: str, expected: int, timeout_s: float
-) -> list[tuple[str, str]]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        rows = db.execute(
-            "SELECT type, subject FROM event WHERE utility_id LIKE %s ORDER BY subject",
-            (utility_like,),
-        ).fetchall()
-        if len(rows) >= expected or time.monotonic() > deadline:
-            return [(str(t), str(s)) for t, s in rows]
-        time.sleep(0.5)
+def _events(db: psycopg.Connection, utility_like: str) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT type, subject, extract(epoch FROM time)::bigint FROM event "
+        "WHERE utility_id LIKE %s ORDER BY time",
+        (utility_like,),
+    ).fetchall()
+    return [{"type": t, "subject": s, "time_s": ts} for t, s, ts in rows]
 
 
 def _collect_dead_letters(
@@ -142,12 +185,3 @@ def _collect_dead_letters(
     while sum(reasons.values()) < expected and time.monotonic() < deadline:
         reasons.update(d.reason for d in reader.poll() if utility in d.source_topic)
     return reasons
-
-
-def _scrape(port: int, metric: str) -> float:
-    """One sample from a service's Prometheus endpoint (the real text format)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(metric + " "):
-                return float(line.split()[1])
-    return float("nan")

@@ -10,6 +10,7 @@ import pytest
 from detectors.bridging import ANCHORED, NEW, SPLIT, UNKNOWN, fill_gaps
 from detectors.conformity import Decision, decide
 from detectors.energy_balance import AreaErrorEstimator, EstimatorConfig
+from detectors.noise_level import NoiseWindow, interval_sums, white_variance
 from meterwatch.errors import DetectorError
 from simulators.synthetic import AreaSpec, generate_area
 
@@ -198,3 +199,65 @@ def test_bridged_spans_keep_their_totals() -> None:
     assert bridge[:, 0].tolist() == [0.0, 0.5, 0.0, 0.0]
     np.testing.assert_allclose(filled[:, 1], [5.0, 5.0, 30.0, 4.0])  # new meter: own row
     assert kind[:, 1].tolist() == [UNKNOWN, UNKNOWN, 0, 0]
+
+
+def test_white_variance_recovers_a_known_level() -> None:
+    rng = np.random.default_rng(3)
+    other = rng.uniform(50.0, 400.0, 2000)
+    residual = rng.normal(0.0, np.sqrt(900.0 + other))
+    assert white_variance(residual, other) == pytest.approx(900.0, rel=0.15)
+    assert white_variance(0.1 * residual, other) == 0.0  # no more than the register noise
+    assert np.isnan(white_variance(np.zeros(0), np.zeros(0)))
+
+
+def test_noise_window_keeps_the_last_runs_and_floors() -> None:
+    window = NoiseWindow.empty(capacity=3)
+    assert window.variance(floor=5.0) == 5.0
+    assert window.overconfidence() == 1.0
+    window.add(np.array([1.0, 2.0, np.nan, 3.0]), np.full(4, 10.0), white=0.0)
+    assert window.residual.tolist() == [1.0, 2.0, 3.0]
+    assert window.variance(floor=5.0) == 5.0  # no larger than the registers alone explain
+    window.add(np.array([50.0, 40.0, 60.0]), np.full(3, 10.0), white=0.0)
+    assert window.residual.tolist() == [50.0, 40.0, 60.0]
+    assert window.variance(floor=5.0) > 2 * 40.0**2 / 3
+    assert window.overconfidence() > 50.0  # predicted with no white noise at all
+
+
+def test_interval_sums_keep_white_noise_and_telescope_register_noise() -> None:
+    rng = np.random.default_rng(4)
+    boundary = rng.normal(0.0, 30.0, 96 * 50 + 1)  # register errors at the boundaries
+    white = rng.normal(0.0, 10.0, 96 * 50)
+    residual = white + np.diff(boundary)
+    level = np.full(residual.size, 900.0)
+    sums, other = interval_sums(
+        8, residual, np.zeros((residual.size, 2)), np.eye(2), level, level, np.zeros(residual.size)
+    )
+    assert sums.shape == other.shape == (600,)
+    assert other[0] == pytest.approx(1800.0 / 8)
+    assert white_variance(sums, other) == pytest.approx(100.0, rel=0.3)
+
+
+def test_white_noise_level_adapts_to_the_data() -> None:
+    spec = AreaSpec(n_meters=40, days=12, oot_fraction=0.0, missing_rate=0.0)
+    area = generate_area(np.random.default_rng(11), spec)
+    loud = np.random.default_rng(12).normal(0.0, 60.0, area.master_wh.shape)
+    quiet_est, loud_est = AreaErrorEstimator(area.meter_ids), AreaErrorEstimator(area.meter_ids)
+    feed(quiet_est, area.master_wh, area.meters_wh, 12)
+    feed(loud_est, area.master_wh + loud, area.meters_wh, 12)
+    floor = (quiet_est.config.white_noise_fraction * quiet_est.reference_load_wh) ** 2
+    assert floor <= quiet_est.white_noise_var_wh2 < 0.1 * 60.0**2
+    assert 0.7 * 60.0**2 < loud_est.white_noise_var_wh2 < 2.0 * 60.0**2
+    assert loud_est.uncertainty_pct.mean() > 1.5 * quiet_est.uncertainty_pct.mean()
+
+
+def test_older_snapshots_still_restore(area) -> None:  # type: ignore[no-untyped-def]
+    est = AreaErrorEstimator(area.meter_ids)
+    feed(est, area.master_wh, area.meters_wh, 3)
+    new = est.snapshot()
+    for version in (1, 2):
+        old = {k: v for k, v in new.items() if k not in ("noise", "white_info")}
+        twin = AreaErrorEstimator.restore(old | {"version": version})
+        np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
+        twin.update(area.master_wh[288:384], area.meters_wh[288:384])
+        assert np.isfinite(twin.errors_pct).all()
+        assert twin.snapshot()["version"] == 3

@@ -1,0 +1,56 @@
+"""The oracle's decisions (bench and fleet runs) and the register noise it weights with."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.conformity import Decision, decide
+from detectors.oracle import oracle_decisions, oracle_estimates, register_level_var
+from meterwatch.errors import DetectorError
+from simulators.synthetic import AreaSpec, generate_area
+
+DAY = 96
+
+
+@pytest.fixture(scope="module")
+def area():  # type: ignore[no-untyped-def]
+    spec = AreaSpec(n_meters=40, days=10, oot_fraction=0.15, missing_rate=0.01)
+    return generate_area(np.random.default_rng(21), spec)
+
+
+def test_register_level_var_matches_the_simulated_noise(area) -> None:  # type: ignore[no-untyped-def]
+    level = register_level_var(area.master_wh, area.meters_wh, 10.0, interval_s=900.0)
+    assert level == pytest.approx(area.level_noise_var_wh2, rel=0.05)
+
+
+def test_decisions_are_the_oracle_estimates_through_the_rule(area) -> None:  # type: ignore[no-untyped-def]
+    noise = {"white_var_wh2": area.white_noise_var_wh2, "level_var_wh2": area.level_noise_var_wh2}
+    got = oracle_decisions(
+        area.master_wh, area.meters_wh, area.loss_model_wh, 2.0, intervals_per_day=DAY, **noise
+    )
+    est = oracle_estimates(
+        area.master_wh, area.meters_wh, area.loss_model_wh, intervals_per_day=DAY, **noise
+    )
+    want = decide(est.errors_pct, est.uncertainty_pct, 2.0, identifiable=est.identifiable)
+    np.testing.assert_array_equal(got.decisions, want)
+    assert got.decisions.shape == (10, 40)
+    out = np.flatnonzero(got.out_of_tolerance())
+    truly_out = np.abs(area.true_error_pct[-1]) > 2.0
+    assert out.size >= 2
+    assert truly_out[out].all()
+    assert (got.decisions[0] == Decision.INCONCLUSIVE.value).all()  # day 1: fewer rows than meters
+
+
+def test_bad_input_is_refused(area) -> None:  # type: ignore[no-untyped-def]
+    args = {"intervals_per_day": DAY, "white_var_wh2": 1.0, "level_var_wh2": 1.0}
+    loss = area.loss_model_wh.copy()
+    with pytest.raises(DetectorError):
+        oracle_decisions(area.master_wh, area.meters_wh[:-1], loss, 2.0, **args)
+    loss[5] = np.nan
+    with pytest.raises(DetectorError):
+        oracle_decisions(area.master_wh, area.meters_wh, loss, 2.0, **args)
+    with pytest.raises(DetectorError):
+        oracle_decisions(
+            area.master_wh, area.meters_wh, area.loss_model_wh, 2.0, **{**args, "level_var_wh2": 0}
+        )

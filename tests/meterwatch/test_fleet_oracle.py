@@ -1,0 +1,78 @@
+"""area_oracle: the stream's blocks lined up and put through the oracle's decision rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.oracle import oracle_decisions, register_level_var
+from meterwatch.errors import DetectorError
+from meterwatch.fleet_oracle import area_oracle
+from simulators.synthetic import AreaSpec, generate_area
+from stream.intervals import IntervalBlock
+
+DAY, T0 = 96, 1_788_220_800  # 2026-09-01T00:00Z
+
+
+@pytest.fixture(scope="module")
+def area():  # type: ignore[no-untyped-def]
+    return generate_area(np.random.default_rng(5), AreaSpec(n_meters=30, days=6, oot_fraction=0.2))
+
+
+def blocks_of(area, order: list[int]) -> list[IntervalBlock]:  # type: ignore[no-untyped-def]
+    ids = tuple(area.meter_ids[i] for i in order)
+    return [
+        IntervalBlock(
+            start_ts=T0 + d * DAY * 900,
+            meter_ids=ids,
+            master_wh=area.master_wh[d * DAY : (d + 1) * DAY],
+            meters_wh=area.meters_wh[d * DAY : (d + 1) * DAY][:, order],
+        )
+        for d in range(6)
+    ]
+
+
+def test_blocks_give_the_oracle_of_the_arrays(area) -> None:  # type: ignore[no-untyped-def]
+    ends = T0 + 900 * (1 + np.arange(6 * DAY))
+    loss = dict(zip(ends.tolist(), area.loss_model_wh.tolist(), strict=True))
+    shuffled = list(np.random.default_rng(1).permutation(30))  # column order does not matter
+    got = area_oracle(
+        blocks_of(area, shuffled),
+        loss,
+        dict.fromkeys(area.meter_ids, 2.0),
+        dict.fromkeys(area.meter_ids, 10.0),
+        white_var_wh2=area.white_noise_var_wh2,
+    )
+    level = register_level_var(area.master_wh, area.meters_wh, 10.0, interval_s=900.0)
+    want = oracle_decisions(
+        area.master_wh,
+        area.meters_wh,
+        area.loss_model_wh,
+        2.0,
+        intervals_per_day=DAY,
+        white_var_wh2=area.white_noise_var_wh2,
+        level_var_wh2=level,
+    )
+    assert got.meter_ids == tuple(sorted(area.meter_ids))
+    assert got.first_end_ts == T0 + 900
+    np.testing.assert_array_equal(got.result.decisions, want.decisions)
+    flagged = {area.meter_ids[i] for i in np.flatnonzero(want.out_of_tolerance())}
+    assert got.out_of_tolerance() == flagged
+    assert flagged  # some of the 6 truly-out meters are already decided after 6 days
+    truly_out = {
+        m for m, e in zip(area.meter_ids, area.true_error_pct[-1], strict=True) if abs(e) > 2
+    }
+    assert flagged <= truly_out
+
+
+def test_missing_inputs_are_refused(area) -> None:  # type: ignore[no-untyped-def]
+    blocks = blocks_of(area, list(range(30)))
+    limits, steps = dict.fromkeys(area.meter_ids, 2.0), dict.fromkeys(area.meter_ids, 10.0)
+    with pytest.raises(DetectorError, match="no true loss"):
+        area_oracle(blocks, {}, limits, steps)
+    ends = T0 + 900 * (1 + np.arange(6 * DAY))
+    loss = dict.fromkeys(ends.tolist(), 0.0)
+    with pytest.raises(DetectorError, match="no MPE"):
+        area_oracle(blocks, loss, {}, steps)
+    with pytest.raises(DetectorError, match="no blocks"):
+        area_oracle([], loss, limits, steps)

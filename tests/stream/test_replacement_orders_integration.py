@@ -1,0 +1,99 @@
+"""Replacement orders through the real services equal the offline analysis, exactly once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from meterwatch.analysis import analyze
+from meterwatch.processes import LocalPipeline, ServiceProcess
+from meterwatch.settings import CommonSettings
+from simulators.faults import FaultSpec
+from simulators.fleet import FleetSpec
+from simulators.loadgen import MqttSink
+from simulators.metrology import MetrologySpec
+from simulators.scenario import Scenario, publish, simulate_to
+from stream.registry import RegistryBook
+
+pytestmark = pytest.mark.integration
+ORDER = "meterwatch.meter.out_of_tolerance.v1"
+
+
+@pytest.fixture
+def stream_with_registry(
+    pipeline: LocalPipeline, tmp_path: Path
+) -> Iterator[Callable[[Path], ServiceProcess]]:
+    """Swap the session's stream worker for one that knows a registry; swap back after."""
+    plain = pipeline.stream
+    plain.stop()
+    started: list[ServiceProcess] = []
+
+    def start(registry: Path) -> ServiceProcess:
+        worker = ServiceProcess(
+            "stream", tmp_path / "stream.log", {"METERWATCH_REGISTRY_FILE": str(registry)}
+        )
+        worker.start().wait_for_log("Worker]: Ready", timeout_s=120)
+        started.append(worker)
+        pipeline.stream = worker
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+    pipeline.stream = plain
+    pipeline.start_stream()
+
+
+def test_orders_match_the_offline_analysis_with_no_duplicates_after_a_worker_crash(
+    pipeline: LocalPipeline, db: psycopg.Connection, services: CommonSettings, run_id: str,
+    meter_base: int, tmp_path: Path, wait_until: Callable[..., object],
+    stream_with_registry: Callable[[Path], ServiceProcess],
+) -> None:  # fmt: skip
+    scenario = Scenario(
+        FleetSpec(
+            utilities=1, areas_per_utility=1, meters_per_area=80, days=21, seed=11,
+            meter_base=meter_base, utility_prefix=f"ord{run_id}",
+        ),
+        FaultSpec.none(),
+        MetrologySpec(static_oot_fraction=0.15),
+    )  # fmt: skip
+    run, _ = simulate_to(scenario, tmp_path)
+    offline = analyze(
+        tmp_path / "readings.csv", tmp_path / "registry.csv",
+        RegistryBook.from_csv(tmp_path / "registry.csv"),
+    )  # fmt: skip
+    expected = sorted({e["subject"] for a in offline for e in a.events if e["type"] == ORDER})
+    assert expected  # the scenario must order some meters out, or this proves nothing
+
+    worker = stream_with_registry(tmp_path / "registry.csv")
+    sink = MqttSink(services.mqtt_host, services.mqtt_port, f"pub-{run_id}")
+    sender = threading.Thread(target=publish, args=(run, sink))
+    sender.start()
+
+    def estimates() -> int:
+        row = db.execute(
+            "SELECT count(*) FROM error_estimate WHERE utility_id = %s", (f"ord{run_id}-1",)
+        ).fetchone()
+        return int(row[0])  # type: ignore[index]
+
+    assert wait_until(lambda: estimates() >= 80 * 5, True, timeout_s=180, interval_s=0.2)
+    worker.kill()  # mid-run, with the table and offsets wherever they happen to be
+    stream_with_registry(tmp_path / "registry.csv")
+    sender.join(timeout=300)
+    sink.close()
+
+    def orders() -> list[tuple[str, int]]:
+        return db.execute(
+            "SELECT subject, count(*) FROM event WHERE type = %s AND utility_id = %s "
+            "GROUP BY subject ORDER BY subject",
+            (ORDER, f"ord{run_id}-1"),
+        ).fetchall()
+
+    want = [(meter, 1) for meter in expected]
+    assert wait_until(orders, want, timeout_s=180) == want
+    assert wait_until(estimates, -1, timeout_s=5) == 80 * 20  # 20 closed days, nothing twice
+    assert orders() == want
