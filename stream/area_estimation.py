@@ -4,10 +4,14 @@ For each block of aligned increments the :class:`~stream.intervals.IntervalAssem
 the area's :class:`~detectors.energy_balance.AreaErrorEstimator` is updated, every meter gets
 a legal-limit decision (:func:`~detectors.conformity.decide`), and events are emitted:
 
-- ``meterwatch.meter.out_of_tolerance.v1`` once per *episode*: when a meter enters
-  ``out_of_tolerance``. The episode ends only when the meter is decided ``conforming`` again
-  (an ``inconclusive`` day does not end it), so a meter gets one replacement order, not one
-  per day.
+- ``meterwatch.meter.out_of_tolerance.v1`` once per *episode*: when a meter has been
+  decided ``out_of_tolerance`` on ``confirm_days`` consecutive days. The episode ends only
+  when the meter is decided ``conforming`` again (an ``inconclusive`` day does not end it),
+  so a meter gets one replacement order, not one per day. The confirmation matters: a
+  disturbance of the whole balance (a theft bypass starting, a long outage) briefly pushes
+  many healthy meters' estimates across their limits before the estimator settles; on
+  simulated fleets those one-to-seven-day excursions were most of the false orders, while a
+  truly out-of-tolerance meter stays out.
 - ``meterwatch.meter.inconclusive.v1`` once per episode for an identifiable meter whose
   interval straddles its limit: a candidate for sampling inspection.
 
@@ -48,6 +52,7 @@ class AreaRegistry:
 @dataclass(frozen=True)
 class EstimationConfig:
     k: float = DEFAULT_K
+    confirm_days: int = 10  # consecutive out_of_tolerance days before an order
     assembler: AssemblerConfig = field(default_factory=AssemblerConfig)
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
 
@@ -78,6 +83,7 @@ def estimation_step(
     )
     estimator = AreaErrorEstimator.restore(state["estimator"]) if state.get("estimator") else None
     episodes: dict[str, str] = dict(state.get("episodes", {}))
+    streaks: dict[str, int] = dict(state.get("streaks", {}))
     imports.update(frame.meter, frame.ts, frame.import_wh)
     exports.update(frame.meter, frame.ts, frame.export_wh)
     estimates: list[dict[str, Any]] = []
@@ -87,7 +93,9 @@ def estimation_step(
         estimator = _update_estimator(estimator, block, config)
         if estimator is None:
             continue
-        block_estimates, block_events = _decide(frame, block, estimator, registry, config, episodes)
+        block_estimates, block_events = _decide(
+            frame, block, estimator, registry, config, episodes, streaks
+        )
         estimates += block_estimates
         events += block_events
         end_ts = block.start_ts + len(block.master_wh) * config.assembler.interval_s
@@ -97,6 +105,7 @@ def estimation_step(
         "exports": exports.snapshot(),
         "estimator": estimator.snapshot() if estimator is not None else None,
         "episodes": episodes,
+        "streaks": streaks,
     }
     return EstimationResult(new_state, estimates, events, residuals)
 
@@ -149,6 +158,7 @@ def _decide(
     registry: AreaRegistry,
     config: EstimationConfig,
     episodes: dict[str, str],
+    streaks: dict[str, int],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     ids = estimator.meter_ids
     mpe = registry.limits(ids)
@@ -181,7 +191,15 @@ def _decide(
         decision = str(decisions[i])
         if decision == Decision.CONFORMING:
             episodes.pop(meter, None)
+            streaks.pop(meter, None)
             continue
+        if decision == Decision.OUT_OF_TOLERANCE:
+            streaks[meter] = streaks.get(meter, 0) + 1
+            if streaks[meter] < config.confirm_days:
+                continue  # not confirmed yet
+        else:
+            streaks.pop(meter, None)
+        evidence = {**evidence, "confirmed_days": streaks.get(meter, 0)}
         kind = decision if (decision == Decision.OUT_OF_TOLERANCE or ident[i]) else None
         if kind is None or episodes.get(meter) in (kind, Decision.OUT_OF_TOLERANCE):
             continue  # nothing to say, or this episode was already reported
