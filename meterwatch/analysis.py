@@ -19,7 +19,7 @@ import numpy as np
 
 from meterwatch.domain import ReadingFrame
 from meterwatch.errors import ConfigError
-from stream.area_worker import assess_frame
+from stream.area_worker import AreaWorker
 from stream.registry import RegistryBook
 
 DAY_S = 86_400
@@ -90,12 +90,12 @@ def day_frames(readings: Path, where: dict[str, tuple[str, str]]) -> Iterator[Re
 def analyze(readings: Path, registry_path: Path, book: RegistryBook) -> list[AreaAnalysis]:
     """Run the stream's per-area code over the whole file."""
     where = read_registry_areas(registry_path)
-    states: dict[tuple[str, str], dict[str, Any] | None] = {}
+    workers: dict[tuple[str, str], AreaWorker] = {}
     results: dict[tuple[str, str], AreaAnalysis] = {}
     for frame in day_frames(readings, where):
         key = (frame.utility, frame.area)
-        out = assess_frame(frame, states.get(key), book)
-        states[key] = out.state
+        worker = workers.setdefault(key, AreaWorker(frame.utility, frame.area, book))
+        out = worker.process(frame)
         result = results.setdefault(key, AreaAnalysis(*key))
         result.estimates += out.estimates
         result.events += out.events

@@ -76,6 +76,9 @@ class StreamSettings(CommonSettings):
         None, description="the meter registry CSV (the format of `meterwatch registry import`)"
     )
     mpe_in_service: bool = Field(False, description="judge against in-service limits")
+    state_flush_s: float = Field(
+        30.0, gt=0, description="longest an area's changed state waits before it is stored"
+    )
     jurisdiction: str = Field("DE", description="whose in-service factor applies")
     worker_dir: Path = _REPO / ".state" / "faust"
     metrics_port: int = Field(

@@ -53,8 +53,7 @@ class BatchWriter:
         self._conn = conn
         self._group = consumer_group
         self._days = partition_days
-        self._partitions_known: set[int] = set()
-        self._estimate_partitions: set[int] = set()
+        self._partitions_known: dict[str, set[int]] = {}
 
     def committed_offsets(self) -> dict[tuple[str, int], int]:
         rows = self._conn.execute(
@@ -77,8 +76,12 @@ class BatchWriter:
         """
         estimates = estimates or []
         try:
-            self._ensure_partitions(frames)
-            self._ensure_estimate_partitions(estimates)
+            if frames:
+                days = np.unique(np.concatenate([f.ts for f in frames]) // 86_400)
+                self._ensure_partitions("reading", {int(d) for d in days})
+            self._ensure_partitions(
+                "error_estimate", {int(e["window"]["end"]) // 86_400 for e in estimates}
+            )
             with self._conn.transaction():
                 offered = sum(len(f) for f in frames)
                 inserted, fallback = self._write_readings(frames) if offered else (0, False)
@@ -89,20 +92,20 @@ class BatchWriter:
         except psycopg.Error as exc:
             raise StorageError(f"writing a batch failed: {exc}") from exc
 
-    def _ensure_partitions(self, frames: list[ReadingFrame]) -> None:
-        if not frames:
-            return
-        days = np.unique(np.concatenate([f.ts for f in frames]) // 86_400)
-        missing = [int(d) for d in days if int(d) // self._days not in self._partitions_known]
+    def _ensure_partitions(self, table: str, days: set[int]) -> None:
+        """Create the missing partitions of ``table`` for these epoch days, ahead of the COPY
+        (committed on their own: DDL inside the batch would lock the parent for its length)."""
+        known = self._partitions_known.setdefault(table, set())
+        missing = sorted(d for d in days if d // self._days not in known)
         if not missing:
             return
         with self._conn.transaction():
             self._conn.execute(
-                "SELECT meterwatch_ensure_reading_partitions("
-                "date '1970-01-01' + %s::int, date '1970-01-01' + %s::int, %s)",
-                (min(missing), max(missing), self._days),
+                "SELECT meterwatch_ensure_time_partitions("
+                "%s, date '1970-01-01' + %s::int, date '1970-01-01' + %s::int, %s)",
+                (table, missing[0], missing[-1], self._days),
             )
-        self._partitions_known.update(d // self._days for d in missing)
+        known.update(d // self._days for d in missing)
 
     def _write_readings(self, frames: list[ReadingFrame]) -> tuple[int, bool]:
         data = encode_readings(frames)
@@ -129,57 +132,41 @@ class BatchWriter:
         return cur.rowcount, True
 
     def _write_events(self, events: list[dict[str, Any]]) -> int:
-        cur = self._conn.cursor()
-        cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS event_staging "
-            "(LIKE event INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        cols = ", ".join(EVENT_COLUMNS)
-        with cur.copy(f"COPY event_staging ({cols}) FROM STDIN") as copy:
-            for e in events:
-                data = e.get("data") or {}
-                copy.write_row(
-                    (
-                        e["id"], e["type"], e["source"], e["subject"], e["time"],
-                        data.get("utility"), data.get("area"), json.dumps(data),
-                    )
-                )  # fmt: skip
-        cur.execute(
-            f"INSERT INTO event ({cols}) SELECT {cols} FROM event_staging ON CONFLICT DO NOTHING"
-        )
-        return cur.rowcount
-
-    def _ensure_estimate_partitions(self, estimates: list[dict[str, Any]]) -> None:
-        days = {int(e["window"]["end"]) // 86_400 for e in estimates}
-        missing = sorted(d for d in days if d // self._days not in self._estimate_partitions)
-        if not missing:
-            return
-        with self._conn.transaction():
-            self._conn.execute(
-                "SELECT meterwatch_ensure_time_partitions('error_estimate', "
-                "date '1970-01-01' + %s::int, date '1970-01-01' + %s::int, %s)",
-                (missing[0], missing[-1], self._days),
-            )
-        self._estimate_partitions.update(d // self._days for d in missing)
+        rows = []
+        for e in events:
+            data = e.get("data") or {}
+            rows.append(
+                (
+                    e["id"], e["type"], e["source"], e["subject"], e["time"],
+                    data.get("utility"), data.get("area"), json.dumps(data),
+                )
+            )  # fmt: skip
+        return self._insert_new("event", EVENT_COLUMNS, rows)
 
     def _write_estimates(self, estimates: list[dict[str, Any]]) -> int:
+        rows = [
+            (
+                e["meter"], datetime.fromtimestamp(e["window"]["end"], tz=UTC), e["utility"],
+                e["area"], e["estimate_pct"], e["uncertainty_pct"], e["identifiable"],
+                e["decision"], e["detector"],
+            )
+            for e in estimates
+        ]  # fmt: skip
+        return self._insert_new("error_estimate", ESTIMATE_COLUMNS, rows)
+
+    def _insert_new(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int:
+        """COPY ``rows`` into a staging table, then insert those not there yet (by key)."""
         cur = self._conn.cursor()
         cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS estimate_staging "
-            "(LIKE error_estimate INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {table}_staging "
+            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        cols = ", ".join(ESTIMATE_COLUMNS)
-        with cur.copy(f"COPY estimate_staging ({cols}) FROM STDIN") as copy:
-            for e in estimates:
-                copy.write_row(
-                    (
-                        e["meter"], datetime.fromtimestamp(e["window"]["end"], tz=UTC),
-                        e["utility"], e["area"], e["estimate_pct"], e["uncertainty_pct"],
-                        e["identifiable"], e["decision"], e["detector"],
-                    )
-                )  # fmt: skip
+        cols = ", ".join(columns)
+        with cur.copy(f"COPY {table}_staging ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
         cur.execute(
-            f"INSERT INTO error_estimate ({cols}) SELECT {cols} FROM estimate_staging "
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}_staging "
             "ON CONFLICT DO NOTHING"
         )
         return cur.rowcount

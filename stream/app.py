@@ -3,9 +3,11 @@
 Frames are the events (one Kafka message = many readings of one area); per-area detector
 state lives in the ``area_state`` table, whose changelog has the source topic's partition
 count. Processing is at-least-once: a frame's estimates and events are awaited until Kafka
-acknowledged them before its state is stored and the agent moves on, so neither the
-committed offset nor the stored state ever passes an undelivered event; replays re-emit
-identical event ids. Agent concurrency stays 1 (faust-streaming #606).
+acknowledged them before its state is stored and the agent moves on, so the stored state
+never passes an undelivered event; replays re-emit identical event ids. The worker keeps
+live per-area objects and stores their snapshot when a frame emitted events or closed a
+block, or ``state_flush_s`` after the last snapshot. Agent concurrency stays 1
+(faust-streaming #606).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from meterwatch.errors import CodecError, MeterwatchError
 from meterwatch.frame_codec import decode_frame
 from meterwatch.settings import StreamSettings
 from stream import metrics
-from stream.area_worker import assess_frame
+from stream.area_worker import AreaWorker
 from stream.registry import RegistryBook
 
 log = logging.getLogger(__name__)
@@ -73,13 +75,31 @@ def create_app(settings: StreamSettings) -> faust.App:
         partitions=settings.kafka_partitions,
     )  # keys and values use Faust's table default, JSON: a snapshot is plain data
 
+    # Live per-area objects; the table gets their snapshot when something decisive happened
+    # (events, a closed block) or state_flush_s after the last one, not after every frame:
+    # a snapshot is hundreds of KB. After a crash the worker resumes from the table and the
+    # committed offsets; readings it then misses are bridged (registers are cumulative).
+    workers: dict[str, AreaWorker] = {}
+    persisted: dict[str, float] = {}
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    def forget_areas(_sender: object, *_args: object, **_kwargs: object) -> None:
+        """Another worker may own these areas next: re-read their state from the table."""
+        workers.clear()
+        persisted.clear()
+
     @app.agent(readings, concurrency=1)
     async def assess_frames(stream: Any) -> None:
         async for event in stream.events():
             started = time.monotonic()
             try:
                 frame = decode_frame(event.value)
-                result = assess_frame(frame, area_state.get(frame.area_key) or None, registry)
+                worker = workers.get(frame.area_key)
+                if worker is None:  # first frame of this area since the worker started
+                    stored = area_state.get(frame.area_key) or None
+                    worker = AreaWorker(frame.utility, frame.area, registry, state=stored)
+                    workers[frame.area_key] = worker
+                result = worker.process(frame)
             except MeterwatchError as exc:  # a bad frame must not crash-loop the agent
                 reason = "corrupt_frame" if isinstance(exc, CodecError) else "processing_error"
                 log.warning("frame to the DLQ (%s): %s", reason, exc)
@@ -105,7 +125,11 @@ def create_app(settings: StreamSettings) -> faust.App:
                 pending.append(await events_topic.send(key=key, value=value))
                 metrics.EVENTS.labels(cloud_event["type"]).inc()
             await asyncio.gather(*pending)  # delivered (acks=all) before the state moves on
-            area_state[frame.area_key] = result.state
+            now = time.monotonic()
+            due = now - persisted.get(frame.area_key, 0.0) > settings.state_flush_s
+            if result.events or result.closed_blocks or due:
+                area_state[frame.area_key] = worker.snapshot()
+                persisted[frame.area_key] = now
             metrics.FRAMES.inc()
             metrics.READINGS.inc(len(frame))
             metrics.FRAME_SECONDS.observe(time.monotonic() - started)

@@ -65,49 +65,78 @@ class EstimationResult:
     residuals: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (block end, Wh)
 
 
+class AreaEstimation:
+    """The live metrology state of one area: assemblers, estimator, episodes."""
+
+    def __init__(self, registry: AreaRegistry, config: EstimationConfig | None = None) -> None:
+        self.registry = registry
+        self.config = config or EstimationConfig()
+        # Import and export registers are assembled apart and the balance takes their
+        # difference: the transformer's master meter sees prosumers' PV export too.
+        self._imports = IntervalAssembler(registry.master, self.config.assembler)
+        self._exports = IntervalAssembler(registry.master, self.config.assembler)
+        self._estimator: AreaErrorEstimator | None = None
+        self._episodes: dict[str, str] = {}
+        self._streaks: dict[str, int] = {}
+
+    def update(self, frame: ReadingFrame) -> EstimationResult:
+        """Add one frame; the estimates, events and residuals of the blocks it closed."""
+        self._imports.update(frame.meter, frame.ts, frame.import_wh)
+        self._exports.update(frame.meter, frame.ts, frame.export_wh)
+        estimates: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        residuals: list[tuple[int, np.ndarray]] = []
+        for block in map(_net, self._imports.ready, self._exports.ready):
+            self._estimator = _update_estimator(self._estimator, block, self.config)
+            if self._estimator is None:
+                continue
+            block_estimates, block_events = _decide(
+                frame, block, self._estimator, self.registry, self.config,
+                self._episodes, self._streaks,
+            )  # fmt: skip
+            estimates += block_estimates
+            events += block_events
+            end_ts = block.start_ts + len(block.master_wh) * self.config.assembler.interval_s
+            residuals.append((end_ts, self._estimator.balance_residuals_wh.copy()))
+        return EstimationResult({}, estimates, events, residuals)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "imports": self._imports.snapshot(),
+            "exports": self._exports.snapshot(),
+            "estimator": self._estimator.snapshot() if self._estimator is not None else None,
+            "episodes": dict(self._episodes),
+            "streaks": dict(self._streaks),
+        }
+
+    @classmethod
+    def restore(
+        cls, state: dict[str, Any], registry: AreaRegistry, config: EstimationConfig | None = None
+    ) -> AreaEstimation:
+        obj = cls(registry, config)
+        obj._imports = IntervalAssembler.restore(state["imports"])
+        obj._exports = IntervalAssembler.restore(state["exports"])
+        if state.get("estimator"):
+            obj._estimator = AreaErrorEstimator.restore(state["estimator"])
+        obj._episodes = dict(state.get("episodes", {}))
+        obj._streaks = dict(state.get("streaks", {}))
+        return obj
+
+
 def estimation_step(
     frame: ReadingFrame,
     state: dict[str, Any] | None,
     registry: AreaRegistry,
     config: EstimationConfig | None = None,
 ) -> EstimationResult:
-    config = config or EstimationConfig()
-    state = state or {}
-    # Import and export registers are assembled apart and the balance takes their difference:
-    # the transformer's master meter sees prosumers' PV export too.
-    imports, exports = (
-        IntervalAssembler.restore(state[name])
-        if name in state
-        else IntervalAssembler(registry.master, config.assembler)
-        for name in ("imports", "exports")
+    """One frame against a stored state (restore, update, snapshot): the plain-data form."""
+    live = (
+        AreaEstimation.restore(state, registry, config)
+        if state
+        else AreaEstimation(registry, config)
     )
-    estimator = AreaErrorEstimator.restore(state["estimator"]) if state.get("estimator") else None
-    episodes: dict[str, str] = dict(state.get("episodes", {}))
-    streaks: dict[str, int] = dict(state.get("streaks", {}))
-    imports.update(frame.meter, frame.ts, frame.import_wh)
-    exports.update(frame.meter, frame.ts, frame.export_wh)
-    estimates: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    residuals: list[tuple[int, np.ndarray]] = []
-    for block in map(_net, imports.ready, exports.ready):
-        estimator = _update_estimator(estimator, block, config)
-        if estimator is None:
-            continue
-        block_estimates, block_events = _decide(
-            frame, block, estimator, registry, config, episodes, streaks
-        )
-        estimates += block_estimates
-        events += block_events
-        end_ts = block.start_ts + len(block.master_wh) * config.assembler.interval_s
-        residuals.append((end_ts, estimator.balance_residuals_wh.copy()))
-    new_state = {
-        "imports": imports.snapshot(),
-        "exports": exports.snapshot(),
-        "estimator": estimator.snapshot() if estimator is not None else None,
-        "episodes": episodes,
-        "streaks": streaks,
-    }
-    return EstimationResult(new_state, estimates, events, residuals)
+    result = live.update(frame)
+    return EstimationResult(live.snapshot(), result.estimates, result.events, result.residuals)
 
 
 def _net(imported: IntervalBlock, exported: IntervalBlock) -> IntervalBlock:

@@ -35,13 +35,28 @@ def process_frame(
     kinds: tuple[str, ...] = EVENT_KINDS,
 ) -> StepResult:
     """Run the data-quality rules over one frame of an area."""
-    rules = DataQualityRules(config)
+    rules = restore_rules(state, frame.area, config)
+    events = quality_events(rules, frame, kinds)
+    return StepResult(rules.snapshot(), events)
+
+
+def restore_rules(
+    state: dict[str, Any] | None, area: str, config: QualityConfig | None = None
+) -> DataQualityRules:
+    """The rules from a snapshot; fresh ones when there is none or it is unusable."""
     if state:
         try:
-            rules = DataQualityRules.restore(state)
+            return DataQualityRules.restore(state)
         except DetectorError as exc:  # e.g. a snapshot written by an older detector version
-            log.warning("area %s: stored state unusable (%s); starting afresh", frame.area, exc)
+            log.warning("area %s: stored state unusable (%s); starting afresh", area, exc)
             metrics.STATE_RESETS.inc()
+    return DataQualityRules(config)
+
+
+def quality_events(
+    rules: DataQualityRules, frame: ReadingFrame, kinds: tuple[str, ...] = EVENT_KINDS
+) -> list[dict[str, Any]]:
+    """Update live rules with one frame; the events of the findings of ``kinds``."""
     rules.update(
         frame.meter,
         frame.ts,
@@ -50,8 +65,7 @@ def process_frame(
         frame.voltage_v,
         frame.current_a,
     )
-    events = [_event(frame, f) for f in rules.findings if f.kind in kinds]
-    return StepResult(rules.snapshot(), events)
+    return [_event(frame, f) for f in rules.findings if f.kind in kinds]
 
 
 def _event(frame: ReadingFrame, finding: Finding) -> dict[str, Any]:

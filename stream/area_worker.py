@@ -1,7 +1,9 @@
-"""Everything the stream does with one frame of one area (pure, no Faust).
+"""Everything the stream does with the frames of one area (pure, no Faust).
 
 Data-quality rules always run; the metrology step (estimates, decisions, orders) runs for
-areas the registry knows. The combined state is plain data for the Faust table.
+areas the registry knows. :class:`AreaWorker` keeps the live objects, so a worker restores
+them from the Faust table once per area, not once per frame; its ``snapshot`` is the plain
+data the table stores.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import numpy as np
 from meterwatch.domain import ReadingFrame
 from meterwatch.errors import DetectorError
 from stream import metrics
-from stream.area_estimation import EstimationConfig, estimation_step
-from stream.area_quality import process_frame
+from stream.area_estimation import AreaEstimation, EstimationConfig
+from stream.area_quality import quality_events, restore_rules
 from stream.registry import RegistryBook
 
 log = logging.getLogger(__name__)
@@ -24,10 +26,51 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AreaOutput:
-    state: dict[str, Any]
+    state: dict[str, Any]  # empty from AreaWorker.process: take AreaWorker.snapshot() then
     events: list[dict[str, Any]]
     estimates: list[dict[str, Any]]
     residuals: list[tuple[int, np.ndarray]] = field(default_factory=list)
+
+    @property
+    def closed_blocks(self) -> bool:
+        """Whether the frame closed a block (the state changed beyond its registers)."""
+        return bool(self.residuals)
+
+
+class AreaWorker:
+    def __init__(
+        self,
+        utility: str,
+        area: str,
+        registry: RegistryBook | None,
+        config: EstimationConfig | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        state = state or {}
+        self._rules = restore_rules(state.get("quality"), area)
+        known = registry.area(utility, area) if registry is not None else None
+        self._estimation: AreaEstimation | None = None
+        if known is not None:
+            self._estimation = AreaEstimation(known, config)
+            if state.get("estimation"):
+                try:
+                    self._estimation = AreaEstimation.restore(state["estimation"], known, config)
+                except (DetectorError, KeyError) as exc:  # an older version's snapshot
+                    log.warning("area %s: estimation state unusable (%s); afresh", area, exc)
+                    metrics.STATE_RESETS.inc()
+
+    def process(self, frame: ReadingFrame) -> AreaOutput:
+        events = quality_events(self._rules, frame)
+        if self._estimation is None:
+            return AreaOutput({}, events, [])
+        result = self._estimation.update(frame)
+        return AreaOutput({}, events + result.events, result.estimates, result.residuals)
+
+    def snapshot(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"quality": self._rules.snapshot()}
+        if self._estimation is not None:
+            state["estimation"] = self._estimation.snapshot()
+        return state
 
 
 def assess_frame(
@@ -36,22 +79,7 @@ def assess_frame(
     registry: RegistryBook | None,
     config: EstimationConfig | None = None,
 ) -> AreaOutput:
-    state = state or {}
-    quality = process_frame(frame, state.get("quality"))
-    new_state: dict[str, Any] = {"quality": quality.state}
-    events = list(quality.events)
-    estimates: list[dict[str, Any]] = []
-    residuals: list[tuple[int, np.ndarray]] = []
-    area = registry.area(frame.utility, frame.area) if registry is not None else None
-    if area is not None:
-        previous = state.get("estimation")
-        try:
-            result = estimation_step(frame, previous, area, config)
-        except DetectorError as exc:  # e.g. a snapshot of an older detector version
-            log.warning("area %s: estimation state unusable (%s); starting afresh", frame.area, exc)
-            metrics.STATE_RESETS.inc()
-            result = estimation_step(frame, None, area, config)
-        new_state["estimation"] = result.state
-        events += result.events
-        estimates, residuals = result.estimates, result.residuals
-    return AreaOutput(new_state, events, estimates, residuals)
+    """One frame against a stored state: the plain-data form of :class:`AreaWorker`."""
+    worker = AreaWorker(frame.utility, frame.area, registry, config, state)
+    out = worker.process(frame)
+    return AreaOutput(worker.snapshot(), out.events, out.estimates, out.residuals)
