@@ -19,6 +19,7 @@ import numpy.typing as npt
 from detectors import evaluate
 
 DAY_S = 86_400
+nan = float("nan")
 BANDS = ((1.0, 1.5), (1.5, 2.0), (2.0, 3.0), (3.0, np.inf))
 
 
@@ -63,6 +64,7 @@ class Score:
     recall_by_band: tuple[tuple[str, float, int], ...]
     median_delay_days: float
     mae_pct: float
+    median_ae_pct: float
     coverage_95: float
     identifiable: int
 
@@ -78,7 +80,8 @@ class Score:
             f"{self.healthy:,} healthy meters (|e| <= MPE/2)",
             f"recall by |e|/MPE      {bands}",
             f"median detection delay {self.median_delay_days:.1f} days after the MPE crossing",
-            f"estimation MAE         {self.mae_pct:.3f} % ({self.identifiable:,} identifiable)",
+            f"estimation MAE         {self.mae_pct:.3f} % (median {self.median_ae_pct:.3f} %; "
+            f"{self.identifiable:,} identifiable)",
             f"95 % interval coverage {_pct(self.coverage_95)}",
         ]
 
@@ -150,6 +153,7 @@ def score(truth: Truth, estimates: list[dict[str, Any]], orders: dict[str, int])
         recall_by_band=bands,
         median_delay_days=float(np.median(finite)) if len(finite) else float("nan"),
         mae_pct=evaluate.mean_absolute_error(true_end, est[last], mask=mask),
+        median_ae_pct=float(np.median(np.abs(est[last] - true_end)[mask])) if mask.any() else nan,
         coverage_95=evaluate.interval_coverage(true_end, est[last], unc[last], mask=mask),
         identifiable=int(mask.sum()),
     )

@@ -31,11 +31,6 @@ class AreaOutput:
     estimates: list[dict[str, Any]]
     residuals: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
-    @property
-    def closed_blocks(self) -> bool:
-        """Whether the frame closed a block (the state changed beyond its registers)."""
-        return bool(self.residuals)
-
 
 class AreaWorker:
     def __init__(
