@@ -77,7 +77,10 @@ class StreamSettings(CommonSettings):
     )
     mpe_in_service: bool = Field(False, description="judge against in-service limits")
     state_flush_s: float = Field(
-        30.0, gt=0, description="longest an area's changed state waits before it is stored"
+        30.0,
+        ge=0,
+        description="longest an area's changed state waits before it is stored; 0 = after "
+        "every frame (a crash then loses the least, at a large cost in throughput)",
     )
     jurisdiction: str = Field("DE", description="whose in-service factor applies")
     worker_dir: Path = _REPO / ".state" / "faust"

@@ -5,8 +5,8 @@ state lives in the ``area_state`` table, whose changelog has the source topic's 
 count. Processing is at-least-once: a frame's estimates and events are awaited until Kafka
 acknowledged them before its state is stored and the agent moves on, so the stored state
 never passes an undelivered event; replays re-emit identical event ids. The worker keeps
-live per-area objects and stores their snapshot when a frame emitted events, or
-``state_flush_s`` after the last snapshot. Agent concurrency stays 1
+live per-area objects and stores their snapshot when a frame emitted events or closed a
+day, or ``state_flush_s`` after the last snapshot. Agent concurrency stays 1
 (faust-streaming #606).
 """
 
@@ -76,10 +76,11 @@ def create_app(settings: StreamSettings) -> faust.App:
     )  # keys and values use Faust's table default, JSON: a snapshot is plain data
 
     # Live per-area objects; the table gets their snapshot right after a frame that emitted
-    # events (so an episode is never reported twice) and otherwise state_flush_s after the
-    # last one, not after every frame: a snapshot is hundreds of KB. After a crash the worker
-    # resumes from the table and the committed offsets; readings it misses in between are
-    # bridged (registers are cumulative), and re-emitted estimates are absorbed by the store.
+    # events (so an episode is never reported twice) or closed a day, and otherwise
+    # state_flush_s after the last one, not after every frame: a snapshot is hundreds of KB.
+    # After a crash the worker resumes from the table and the committed offsets; readings of
+    # the open day it may miss in between are bridged (registers are cumulative), which can
+    # shift that day's evidence slightly; re-emitted estimates are absorbed by the store.
     workers: dict[str, AreaWorker] = {}
     persisted: dict[str, float] = {}
 
@@ -128,7 +129,7 @@ def create_app(settings: StreamSettings) -> faust.App:
             await asyncio.gather(*pending)  # delivered (acks=all) before the state moves on
             now = time.monotonic()
             due = now - persisted.get(frame.area_key, 0.0) > settings.state_flush_s
-            if result.events or due:
+            if result.events or result.residuals or due:  # residuals: a block closed
                 area_state[frame.area_key] = worker.snapshot()
                 persisted[frame.area_key] = now
             metrics.FRAMES.inc()
