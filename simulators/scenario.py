@@ -28,9 +28,13 @@ class Scenario:
 
 
 def simulate_to(
-    scenario: Scenario, out_dir: Path, on_area: Callable[[AreaRun], None] | None = None
+    scenario: Scenario,
+    out_dir: Path,
+    on_area: Callable[[AreaRun], None] | None = None,
+    *,
+    readings: bool = True,
 ) -> tuple[FleetRun, RunSummary]:
-    """Write registry, readings and truth files; return the run (kept in memory) too."""
+    """Write registry, truth and (optionally) readings files; return the run (kept in memory)."""
     fleet = build_fleet(scenario.fleet)
     errors = draw_errors(fleet, scenario.metrology)
     kept: list[AreaRun] = []
@@ -43,6 +47,7 @@ def simulate_to(
     summary = write_run(
         fleet, errors, iter_areas(fleet, errors, scenario.faults), out_dir,
         specs=(scenario.faults, scenario.metrology, LoadSpec(), ReadingSpec()), on_area=keep,
+        readings=readings,
     )  # fmt: skip
     return FleetRun(fleet, errors, tuple(kept)), summary
 

@@ -16,10 +16,11 @@ from meterwatch.settings import CommonSettings
 from simulators.faults import FaultSpec
 from simulators.fleet import DEFAULT_START, FleetSpec, build_fleet
 from simulators.load import LoadSpec
-from simulators.loadgen import LoadGenSpec, MqttSink, Paced, publish_paced, run_load
+from simulators.loadgen import LoadGenSpec, MqttSink, run_load
 from simulators.metrology import MetrologySpec, draw_errors
-from simulators.payload_stream import fleet_messages, message_count
-from simulators.readings import AreaRun, FleetRun, ReadingSpec, iter_areas
+from simulators.payload_stream import message_count
+from simulators.readings import AreaRun, ReadingSpec, iter_areas
+from simulators.scenario import Scenario, publish, simulate_to
 from simulators.truth import write_run
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -170,24 +171,12 @@ def mqtt_command(
     if fleet_spec.end_s > time.time():
         raise click.UsageError("the simulated run must end in the past: move --start back")
     settings = CommonSettings()
-    fleet = build_fleet(fleet_spec)
-    errors = draw_errors(fleet, metrology)
-    kept: list[AreaRun] = []
-    write_run(
-        fleet, errors, _areas_with_progress(iter_areas(fleet, errors, fault_spec),
-                                            fleet_spec.n_areas),
-        out_dir, specs=(fault_spec, metrology, LoadSpec(), ReadingSpec()), readings=False,
-        on_area=kept.append,
-    )  # fmt: skip
-    run = FleetRun(fleet, errors, tuple(kept))
+    with tqdm(total=fleet_spec.n_areas, unit="area", desc="simulating") as bar:
+        run, _ = simulate_to(
+            Scenario(fleet_spec, fault_spec, metrology), out_dir,
+            on_area=lambda _: bar.update(), readings=False,
+        )  # fmt: skip
     total = message_count(run)
-    start_s = fleet_spec.start_s
-    pace = 1.0 / speed if speed > 0 else 0.0
-
-    def paced() -> Iterator[Paced]:
-        for m in fleet_messages(run, jitter_s=jitter_s):
-            yield (m.publish_s - start_s) * pace, m.topic, m.payload, m.readings
-
     sink = MqttSink(
         host or settings.mqtt_host,
         port or settings.mqtt_port,
@@ -196,8 +185,8 @@ def mqtt_command(
     click.echo(f"publishing {run.reading_count:,} readings in {total:,} messages")
     try:
         with tqdm(total=total, unit="msg", desc="publishing") as bar:
-            report = publish_paced(
-                paced(), sink, ack_timeout_s=120.0, on_sent=lambda _: bar.update()
+            report = publish(
+                run, sink, speed=speed, jitter_s=jitter_s, on_sent=lambda _: bar.update()
             )
     finally:
         sink.close()
