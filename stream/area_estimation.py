@@ -168,7 +168,9 @@ def _update_estimator(
         first = int(read[0])
         master, meters, start_interval = master[first:], meters[first:], start_interval + first
         estimator = AreaErrorEstimator([], config=config.estimator)
-    for meter in block.meter_ids:
+    # Sorted, so the estimator's column order (and its floating-point sums) does not depend on
+    # the order in which frames happened to bring the meters: stream and analyze agree.
+    for meter in sorted(block.meter_ids):
         if meter not in estimator.meter_ids:
             estimator.add_meter(meter)
     order = {m: i for i, m in enumerate(block.meter_ids)}
