@@ -13,6 +13,10 @@ block and hands out the increments the energy-balance estimator takes:
   (The data-quality rules report it.)
 - Readings for a block already closed are late: counted, not used (the registers still bridge
   the gap for the estimator).
+- Readings for a block after the open one (the first hour of a day, while the previous day
+  waits out its grace) are held until their block opens, so how the readings are cut into
+  frames does not change any block: the stream, fed small frames, and ``meterwatch analyze``,
+  fed whole days, assemble the same increments.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy.typing as npt
 from meterwatch.errors import DetectorError
 
 FloatArray = npt.NDArray[np.float64]
-_VERSION = 1
+_VERSION = 2  # 2: readings ahead of the open block are kept (``pending``)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class IntervalAssembler:
         self._last = np.full(1, np.nan)  # last register read before the open block
         self._ready: tuple[IntervalBlock, ...] = ()
         self._late = 0
+        # readings for blocks after the open one: column, boundary, register
+        self._pending = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
 
     @property
     def config(self) -> AssemblerConfig:
@@ -93,7 +99,10 @@ class IntervalAssembler:
             self._ready = ()
             return
         self._add_columns(meters)
-        cols = np.array([self._col[m] for m in meters], dtype=np.int64)
+        held_cols, held_boundary, held_registers = self._pending
+        cols = np.concatenate([held_cols, [self._col[m] for m in meters]]).astype(np.int64)
+        boundary = np.concatenate([held_boundary, boundary])
+        registers = np.concatenate([held_registers, registers])
         latest = int(stamps.max()) if len(stamps) else 0
         while True:
             offset = boundary - self._block_start - 1  # boundary k of the block -> column k-1
@@ -103,14 +112,13 @@ class IntervalAssembler:
             self._late += int((late & ~anchor).sum())
             inside = (offset >= 0) & (offset < cfg.block_intervals)
             self._regs[cols[inside], offset[inside]] = registers[inside]
-            keep = ~late & ~inside
-            meters, boundary, registers, cols = (
-                meters[keep], boundary[keep], registers[keep], cols[keep],
-            )  # fmt: skip
+            ahead = offset >= cfg.block_intervals
+            boundary, registers, cols = boundary[ahead], registers[ahead], cols[ahead]
             block_end_ts = (self._block_start + cfg.block_intervals) * cfg.interval_s
             if latest < block_end_ts + cfg.grace_s:
                 break
             closed.append(self._close())
+        self._pending = (cols, boundary, registers)
         self._ready = tuple(closed)
 
     def _add_columns(self, meters: npt.NDArray[np.str_]) -> None:
@@ -156,12 +164,15 @@ class IntervalAssembler:
             "regs": [[None if np.isnan(v) else float(v) for v in row] for row in self._regs],
             "last": [None if np.isnan(v) else float(v) for v in self._last],
             "late": self._late,
+            "pending": [arr.tolist() for arr in self._pending],
         }
 
     @classmethod
     def restore(cls, state: dict[str, Any]) -> IntervalAssembler:
-        if state.get("kind") != "interval_assembler" or state.get("version") != _VERSION:
-            raise DetectorError("not an interval-assembler snapshot of this version")
+        if state.get("kind") != "interval_assembler" or state.get("version") not in (1, _VERSION):
+            raise DetectorError("not an interval-assembler snapshot of a known version")
+        # version 1 dropped readings ahead of the open block, so it has none held
+        held_cols, held_boundary, held_registers = state.get("pending", ([], [], []))
         meters = list(state["meters"])
         obj = cls(meters[0], AssemblerConfig(**state["config"]))
         obj._meters = meters
@@ -170,4 +181,9 @@ class IntervalAssembler:
         obj._regs = np.array(state["regs"], dtype=np.float64).reshape(len(meters), -1)
         obj._last = np.array(state["last"], dtype=np.float64)
         obj._late = int(state["late"])
+        obj._pending = (
+            np.array(held_cols, dtype=np.int64),
+            np.array(held_boundary, dtype=np.int64),
+            np.array(held_registers, dtype=np.float64),
+        )
         return obj

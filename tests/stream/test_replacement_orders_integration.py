@@ -91,13 +91,10 @@ def test_orders_match_the_offline_analysis_and_a_crash_and_redelivery_repeat_not
     send_all()
     # every closed day of every meter first (a loaded machine may take minutes), then orders
     assert wait_until(estimates, 80 * 27, timeout_s=600) == 80 * 27  # 27 closed days
-    streamed = wait_until(orders, want, timeout_s=30)
-    assert all(count == 1 for _, count in streamed)  # one order per meter
+    assert wait_until(orders, want, timeout_s=30) == want  # exactly analyze's, once each
     # A hard crash, then every message again (a redelivery storm): nothing may be repeated.
     worker.kill()
     stream_with_registry(tmp_path / "registry.csv")
     send_all()
-    assert wait_until(orders, -1, timeout_s=20) == streamed
+    assert wait_until(orders, -1, timeout_s=20) == want
     assert estimates() == 80 * 27
-    if streamed != want:  # issue #4: not yet identical in every run (frame boundaries)
-        pytest.xfail(f"stream ordered {streamed}, analyze {want}")
