@@ -14,6 +14,10 @@ a legal-limit decision (:func:`~detectors.conformity.decide`), and events are em
   truly out-of-tolerance meter stays out.
 - ``meterwatch.meter.inconclusive.v1`` once per episode for an identifiable meter whose
   interval straddles its limit: a candidate for sampling inspection.
+- ``meterwatch.meter.drift_warning.v1`` and ``meterwatch.meter.tamper_suspected.v1`` once per
+  episode, from the watches of :mod:`stream.area_watch`: a trend forecast to cross the MPE
+  within the horizon (with the forecast crossing date), and a lasting drop in consumption
+  that stands out from the area's peers.
 
 Every event carries its evidence (estimate, uncertainty, MPE, rule, k, window, detector
 version), and its id is a hash of that evidence, so replaying a partition re-emits the same
@@ -30,6 +34,7 @@ import numpy as np
 from detectors.conformity import DEFAULT_K, Decision, decide
 from detectors.energy_balance import AreaErrorEstimator, EstimatorConfig
 from meterwatch.domain import ReadingFrame
+from stream.area_watch import DriftWatch, TamperWatch, WatchConfig
 from stream.cloudevents import make_event
 from stream.intervals import AssemblerConfig, IntervalAssembler, IntervalBlock
 
@@ -55,6 +60,7 @@ class EstimationConfig:
     confirm_days: int = 10  # consecutive out_of_tolerance days before an order
     assembler: AssemblerConfig = field(default_factory=AssemblerConfig)
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class AreaEstimation:
         self._estimator: AreaErrorEstimator | None = None
         self._episodes: dict[str, str] = {}
         self._streaks: dict[str, int] = {}
+        self._drift = DriftWatch(self.config.watch)
+        self._tamper = TamperWatch(self.config.watch)
 
     def update(self, frame: ReadingFrame) -> EstimationResult:
         """Add one frame; the estimates, events and residuals of the blocks it closed."""
@@ -97,8 +105,45 @@ class AreaEstimation:
             estimates += block_estimates
             events += block_events
             end_ts = block.start_ts + len(block.master_wh) * self.config.assembler.interval_s
+            events += self._watch(frame, block, end_ts)
             residuals.append((end_ts, self._estimator.balance_residuals_wh.copy()))
         return EstimationResult({}, estimates, events, residuals)
+
+    def _watch(
+        self, frame: ReadingFrame, block: IntervalBlock, end_ts: int
+    ) -> list[dict[str, Any]]:
+        """Drift and tamper episodes starting with this block."""
+        assert self._estimator is not None
+        est = self._estimator
+        ids = est.meter_ids
+        drifting = self._drift.update(
+            ids, end_ts, est.errors_pct, est.uncertainty_pct, est.identifiable,
+            self.registry.limits(ids),
+        )  # fmt: skip
+        tampered = self._tamper.update(ids, end_ts, _columns_of(block, ids))
+        source = f"meterwatch/stream/{frame.utility}/{frame.area}"
+        window = {"end": end_ts, "interval_s": self.config.assembler.interval_s}
+        return [
+            make_event(
+                f"meterwatch.meter.{kind}.v1",
+                source,
+                meter,
+                end_ts,
+                {
+                    "utility": frame.utility,
+                    "area": frame.area,
+                    "meter": meter,
+                    "window": window,
+                    "detector": detector,
+                    **evidence,
+                },
+            )
+            for kind, detector, found in (
+                ("drift_warning", "detectors.drift.MpeCrossingForecaster/1", drifting),
+                ("tamper_suspected", "detectors.anomaly.TamperForest/1", tampered),
+            )
+            for meter, evidence in found
+        ]
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -107,6 +152,8 @@ class AreaEstimation:
             "estimator": self._estimator.snapshot() if self._estimator is not None else None,
             "episodes": dict(self._episodes),
             "streaks": dict(self._streaks),
+            "drift": self._drift.snapshot(),
+            "tamper": self._tamper.snapshot(),
         }
 
     @classmethod
@@ -120,6 +167,9 @@ class AreaEstimation:
             obj._estimator = AreaErrorEstimator.restore(state["estimator"])
         obj._episodes = dict(state.get("episodes", {}))
         obj._streaks = dict(state.get("streaks", {}))
+        if "drift" in state:  # absent in snapshots from before the watches
+            obj._drift = DriftWatch.restore(state["drift"], obj.config.watch)
+            obj._tamper = TamperWatch.restore(state["tamper"], obj.config.watch)
         return obj
 
 
@@ -158,7 +208,7 @@ def _update_estimator(
     gap whose span the next value carries (the assembler's first increment of a meter is its
     own interval's, read against its anchoring register).
     """
-    master, meters = block.master_wh, block.meters_wh
+    master = block.master_wh
     interval_s = config.assembler.interval_s
     start_interval = (block.start_ts // interval_s) % config.estimator.intervals_per_day
     if estimator is None:
@@ -166,20 +216,26 @@ def _update_estimator(
         if not len(read):
             return None  # the master has not been read yet: nothing to balance against
         first = int(read[0])
-        master, meters, start_interval = master[first:], meters[first:], start_interval + first
+        master, start_interval = master[first:], start_interval + first
         estimator = AreaErrorEstimator([], config=config.estimator)
     # Sorted, so the estimator's column order (and its floating-point sums) does not depend on
     # the order in which frames happened to bring the meters: stream and analyze agree.
     for meter in sorted(block.meter_ids):
         if meter not in estimator.meter_ids:
             estimator.add_meter(meter)
-    order = {m: i for i, m in enumerate(block.meter_ids)}
-    columns = np.full((len(master), len(estimator.meter_ids)), np.nan)
-    for j, meter in enumerate(estimator.meter_ids):
-        if meter in order:
-            columns[:, j] = meters[:, order[meter]]
+    columns = _columns_of(block, estimator.meter_ids)[len(block.master_wh) - len(master) :]
     estimator.update(master, columns, start_interval=int(start_interval))
     return estimator
+
+
+def _columns_of(block: IntervalBlock, meter_ids: tuple[str, ...]) -> np.ndarray:
+    """The block's increments in ``meter_ids`` order (NaN for meters it does not have)."""
+    order = {m: i for i, m in enumerate(block.meter_ids)}
+    columns = np.full((len(block.master_wh), len(meter_ids)), np.nan)
+    for j, meter in enumerate(meter_ids):
+        if meter in order:
+            columns[:, j] = block.meters_wh[:, order[meter]]
+    return columns
 
 
 def _decide(

@@ -1,7 +1,15 @@
-"""The stream's per-area step, free of Faust: frame + stored state -> new state + events.
+"""The stream's data-quality step, free of Faust: frame + stored state -> new state + events.
 
 The Faust agent (:mod:`stream.app`) keeps the returned state in a table keyed by area, so a
 restarted worker resumes with what it had learned.
+
+Findings become events in two ways. A register that decreased, a register that has stood
+still for ``stuck_after_s`` and a gap are single occurrences: the rules report each once, and
+each is an event. A clock off the grid, a voltage out of range and current without energy
+are states a meter is *in*, reported by the rules on every reading: they give one event per
+episode, which opens with the first finding and closes when the meter's latest reading in a
+frame is clean again. Export on a meter that is not a prosumer (``reverse_energy``) is not
+emitted: the registry does not say which meters have PV, so every prosumer would raise it.
 """
 
 from __future__ import annotations
@@ -9,6 +17,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any, Final
+
+import numpy as np
 
 from detectors.quality import DataQualityRules, Finding, QualityConfig
 from meterwatch.domain import ReadingFrame
@@ -19,7 +29,9 @@ from stream.cloudevents import make_event
 log = logging.getLogger(__name__)
 
 DETECTOR: Final = "detectors.quality.DataQualityRules/1"
-EVENT_KINDS: Final = ("register_decreased",)  # the walking skeleton's only rule
+OCCURRENCE_KINDS: Final = ("register_decreased", "stuck_register", "gap")
+EPISODE_KINDS: Final = ("clock_skew", "voltage_out_of_range", "current_without_energy")
+EVENT_KINDS: Final = OCCURRENCE_KINDS + EPISODE_KINDS
 
 
 @dataclass(frozen=True)
@@ -35,37 +47,73 @@ def process_frame(
     kinds: tuple[str, ...] = EVENT_KINDS,
 ) -> StepResult:
     """Run the data-quality rules over one frame of an area."""
-    rules = restore_rules(state, frame.area, config)
-    events = quality_events(rules, frame, kinds)
-    return StepResult(rules.snapshot(), events)
+    watch = QualityWatch.restore(state, frame.area, config)
+    events = watch.events(frame, kinds)
+    return StepResult(watch.snapshot(), events)
 
 
-def restore_rules(
-    state: dict[str, Any] | None, area: str, config: QualityConfig | None = None
-) -> DataQualityRules:
-    """The rules from a snapshot; fresh ones when there is none or it is unusable."""
-    if state:
-        try:
-            return DataQualityRules.restore(state)
-        except DetectorError as exc:  # e.g. a snapshot written by an older detector version
-            log.warning("area %s: stored state unusable (%s); starting afresh", area, exc)
-            metrics.STATE_RESETS.inc()
-    return DataQualityRules(config)
+class QualityWatch:
+    """The rules of one area and its open episodes (meter, kind) of the episode kinds."""
+
+    def __init__(self, rules: DataQualityRules, open_episodes: set[tuple[str, str]]) -> None:
+        self.rules = rules
+        self.open = open_episodes
+
+    @classmethod
+    def restore(
+        cls, state: dict[str, Any] | None, area: str, config: QualityConfig | None = None
+    ) -> QualityWatch:
+        """From a snapshot; afresh when there is none or it is unusable."""
+        if state:
+            try:  # a bare rules snapshot is the layout before episodes were kept
+                rules = DataQualityRules.restore(state.get("rules", state))
+                return cls(rules, {(m, k) for m, k in state.get("open", [])})
+            except DetectorError as exc:  # e.g. a snapshot of an older detector version
+                log.warning("area %s: stored state unusable (%s); starting afresh", area, exc)
+                metrics.STATE_RESETS.inc()
+        return cls(DataQualityRules(config), set())
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"rules": self.rules.snapshot(), "open": sorted(map(list, self.open))}
+
+    def events(
+        self, frame: ReadingFrame, kinds: tuple[str, ...] = EVENT_KINDS
+    ) -> list[dict[str, Any]]:
+        """Update the rules with one frame; events of new occurrences and new episodes."""
+        self.rules.update(
+            frame.meter,
+            frame.ts,
+            frame.import_wh.astype(float),
+            frame.export_wh.astype(float),
+            frame.voltage_v,
+            frame.current_a,
+        )
+        found = [f for f in self.rules.findings if f.kind in kinds]
+        latest_reading = _latest_per_meter(frame)
+        latest_finding: dict[tuple[str, str], int] = {}
+        events = []
+        for f in found:
+            key = (f.meter, f.kind)
+            latest_finding[key] = max(f.ts, latest_finding.get(key, f.ts))
+            if f.kind in EPISODE_KINDS:
+                if key in self.open:
+                    continue  # this episode was reported
+                self.open.add(key)
+            events.append(_event(frame, f))
+        for meter, kind in list(self.open):  # a clean latest reading closes an episode
+            if (
+                meter in latest_reading
+                and latest_finding.get((meter, kind), -1) < latest_reading[meter]
+            ):
+                self.open.discard((meter, kind))
+        return events
 
 
-def quality_events(
-    rules: DataQualityRules, frame: ReadingFrame, kinds: tuple[str, ...] = EVENT_KINDS
-) -> list[dict[str, Any]]:
-    """Update live rules with one frame; the events of the findings of ``kinds``."""
-    rules.update(
-        frame.meter,
-        frame.ts,
-        frame.import_wh.astype(float),
-        frame.export_wh.astype(float),
-        frame.voltage_v,
-        frame.current_a,
-    )
-    return [_event(frame, f) for f in rules.findings if f.kind in kinds]
+def _latest_per_meter(frame: ReadingFrame) -> dict[str, int]:
+    order = np.lexsort((frame.ts, frame.meter))
+    meters, stamps = frame.meter[order], frame.ts[order]
+    last = np.append(meters[1:] != meters[:-1], True)
+    return dict(zip(meters[last].tolist(), stamps[last].tolist(), strict=True))
 
 
 def _event(frame: ReadingFrame, finding: Finding) -> dict[str, Any]:

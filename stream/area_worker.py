@@ -18,7 +18,7 @@ from meterwatch.domain import ReadingFrame
 from meterwatch.errors import DetectorError
 from stream import metrics
 from stream.area_estimation import AreaEstimation, EstimationConfig
-from stream.area_quality import quality_events, restore_rules
+from stream.area_quality import QualityWatch
 from stream.registry import RegistryBook
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class AreaWorker:
         state: dict[str, Any] | None = None,
     ) -> None:
         state = state or {}
-        self._rules = restore_rules(state.get("quality"), area)
+        self._quality = QualityWatch.restore(state.get("quality"), area)
         known = registry.area(utility, area) if registry is not None else None
         self._estimation: AreaEstimation | None = None
         if known is not None:
@@ -55,14 +55,14 @@ class AreaWorker:
                     metrics.STATE_RESETS.inc()
 
     def process(self, frame: ReadingFrame) -> AreaOutput:
-        events = quality_events(self._rules, frame)
+        events = self._quality.events(frame)
         if self._estimation is None:
             return AreaOutput({}, events, [])
         result = self._estimation.update(frame)
         return AreaOutput({}, events + result.events, result.estimates, result.residuals)
 
     def snapshot(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"quality": self._rules.snapshot()}
+        state: dict[str, Any] = {"quality": self._quality.snapshot()}
         if self._estimation is not None:
             state["estimation"] = self._estimation.snapshot()
         return state

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from meterwatch.domain import ReadingFrame
-from stream.area_quality import process_frame
+from stream.area_quality import StepResult, process_frame
 
 
 def _frame(registers: list[int], start: int = 0) -> ReadingFrame:
@@ -46,10 +46,23 @@ def test_state_carries_the_last_register_across_frames() -> None:
     assert [e["data"]["value"] for e in result.events] == [1090.0]
 
 
-def test_other_rules_are_not_emitted_yet() -> None:
-    frame = _frame([1000, 1000, 1000])
-    frame.current_a[:] = 5.0  # current without energy: found, but not an event kind yet
-    assert process_frame(frame, None).events == []
+def test_a_state_like_current_without_energy_is_one_event_per_episode() -> None:
+    def kinds(result: StepResult) -> list[str]:
+        return [e["type"].split(".")[2] for e in result.events]
+
+    stuck = _frame([1000, 1000, 1000])
+    stuck.current_a[:] = 5.0  # 5 A for a quarter-hour and the register did not move
+    first = process_frame(stuck, None)
+    assert kinds(first) == ["current_without_energy"]
+    still = _frame([1000, 1000], start=3)
+    still.current_a[:] = 5.0
+    second = process_frame(still, first.state)
+    assert kinds(second) == []  # the same episode
+    clean = process_frame(_frame([1100], start=5), second.state)  # moving again: closed
+    assert kinds(clean) == []
+    again = _frame([1100, 1100], start=6)
+    again.current_a[:] = 5.0
+    assert kinds(process_frame(again, clean.state)) == ["current_without_energy"]
 
 
 def test_an_unusable_stored_state_starts_afresh_instead_of_crashing() -> None:

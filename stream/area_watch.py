@@ -1,0 +1,197 @@
+"""Watches over one area's meters beside the legal-limit decision (pure, no Faust).
+
+After every closed day :class:`~stream.area_estimation.AreaEstimation` hands each watch the
+day's results; a watch returns the meters that *start* an episode, with their evidence, and
+keeps its state as plain data.
+
+- :class:`DriftWatch`: a weighted trend of each meter's daily error estimate
+  (:class:`~detectors.drift.MpeCrossingForecaster`), fed only the estimates that pin the error
+  down (identifiable, ``u ≤ max_u_fraction·MPE``). A meter whose trend is significant, already
+  ``min_level_fraction·MPE`` away from zero and forecast to reach its MPE within
+  ``horizon_days`` starts a *drift warning* episode (predictive replacement); the episode ends
+  when the forecast goes away. The filters are there because successive estimates of a
+  recursive estimator are strongly correlated and move while it converges: on the default demo
+  fleet, the forecaster's own defaults warned 650 of 800 meters, 579 of them not drifting.
+- :class:`TamperWatch`: each meter's daily consumption over the last ``window_days``, ranked
+  against its peers by :class:`~detectors.anomaly.TamperForest` every ``check_every_days``
+  (a bypass lasts weeks; a check costs ~20 ms per area). A meter the forest calls an outlier
+  *and* whose consumption dropped by at least ``min_drop`` for at least ``tamper.recent_days``
+  (a bypass, a tampered register) starts a *tamper suspected* episode.
+
+Meters join in the estimator's order; a watch grows with them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.anomaly import FEATURES, TamperForest, TamperForestConfig
+from detectors.drift import ForecastConfig, MpeCrossingForecaster
+
+FloatArray = npt.NDArray[np.float64]
+DAY_S = 86_400
+_DROP = FEATURES.index("largest_drop_log_ratio")
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """Defaults chosen on the default demo fleet (seed 7), see the module docstring."""
+
+    horizon_days: float = 60.0  # a drift warning when the MPE is forecast this close
+    max_u_fraction: float = 0.5
+    min_level_fraction: float = 0.5
+    forecast: ForecastConfig = field(
+        default_factory=lambda: ForecastConfig(min_span_days=14.0, z_significant=5.0)
+    )
+    window_days: int = 42  # daily consumption kept for the tamper forest
+    check_every_days: int = 7
+    min_drop: float = 0.4  # a drop to 60 % of the consumption or less
+    tamper: TamperForestConfig = field(
+        default_factory=lambda: TamperForestConfig(n_estimators=100, recent_days=14)
+    )
+
+
+class DriftWatch:
+    def __init__(self, config: WatchConfig) -> None:
+        self._config = config
+        self._meters: list[str] = []
+        self._forecaster: MpeCrossingForecaster | None = None
+        self._warned: set[str] = set()
+
+    def update(
+        self,
+        meters: tuple[str, ...],
+        end_ts: int,
+        errors_pct: FloatArray,
+        uncertainty_pct: FloatArray,
+        identifiable: npt.NDArray[np.bool_],
+        mpe_pct: FloatArray,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """One day's estimates (in ``meters`` order); the meters starting a warning episode."""
+        cfg = self._config
+        fc = self._grow(meters, mpe_pct)
+        sharp = identifiable & (uncertainty_pct <= cfg.max_u_fraction * mpe_pct)
+        fc.update(end_ts, np.where(sharp, errors_pct, np.nan), uncertainty_pct)
+        ttc = fc.time_to_mpe_days
+        away = np.abs(fc.error_now_pct) >= cfg.min_level_fraction * mpe_pct
+        warn = np.isfinite(ttc) & (ttc <= cfg.horizon_days) & away
+        started = []
+        for i, meter in enumerate(meters):
+            if not warn[i]:
+                self._warned.discard(meter)
+                continue
+            if meter in self._warned:
+                continue
+            self._warned.add(meter)
+            days = float(ttc[i])
+            started.append((meter, {
+                "slope_pct_per_day": float(fc.slope_pct_per_day[i]),
+                "slope_uncertainty_pct_per_day": float(fc.slope_uncertainty_pct_per_day[i]),
+                "trend_error_pct": float(fc.error_now_pct[i]),
+                "days_to_mpe": days,
+                "forecast_crossing": _date(end_ts + days * DAY_S),
+                "forecast_crossing_early": _date(end_ts + fc.time_to_mpe_early_days[i] * DAY_S),
+                "forecast_crossing_late": _date(end_ts + fc.time_to_mpe_late_days[i] * DAY_S),
+                "horizon_days": self._config.horizon_days,
+            }))  # fmt: skip
+        return started
+
+    def _grow(self, meters: tuple[str, ...], mpe_pct: FloatArray) -> MpeCrossingForecaster:
+        if self._forecaster is not None and len(meters) == len(self._meters):
+            return self._forecaster
+        new = MpeCrossingForecaster(mpe_pct, self._config.forecast)
+        if self._forecaster is not None:  # meters joined: carry the others' sums over
+            state, old = new.snapshot(), self._forecaster.snapshot()
+            n_old = len(self._meters)
+            state["origin"] = old["origin"]
+            state["last_tau"] = old["last_tau"] + state["last_tau"][n_old:]
+            state["sums"] = {k: old["sums"][k] + v[n_old:] for k, v in state["sums"].items()}
+            new = MpeCrossingForecaster.restore(state)
+        self._meters, self._forecaster = list(meters), new
+        return new
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "meters": list(self._meters),
+            "forecaster": self._forecaster.snapshot() if self._forecaster else None,
+            "warned": sorted(self._warned),
+        }
+
+    @classmethod
+    def restore(cls, state: dict[str, Any], config: WatchConfig) -> DriftWatch:
+        obj = cls(config)
+        obj._meters = list(state["meters"])
+        if state["forecaster"] is not None:
+            obj._forecaster = MpeCrossingForecaster.restore(state["forecaster"])
+        obj._warned = set(state["warned"])
+        return obj
+
+
+class TamperWatch:
+    def __init__(self, config: WatchConfig) -> None:
+        self._config = config
+        self._daily = np.empty((0, 0))  # (meters, days), NaN = no data that day
+        self._forest = TamperForest(config.tamper)
+        self._suspected: set[str] = set()
+
+    def update(
+        self, meters: tuple[str, ...], end_ts: int, meters_wh: FloatArray
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """One day's increments ``(T, n)`` in ``meters`` order; meters starting an episode."""
+        read = ~np.isnan(meters_wh)
+        day = np.where(read.any(axis=0), np.nansum(meters_wh, axis=0, where=read), np.nan)
+        grown = np.full((len(meters), self._daily.shape[1]), np.nan)
+        grown[: self._daily.shape[0]] = self._daily
+        self._daily = np.hstack([grown, day[:, None]])[:, -self._config.window_days :]
+        if (end_ts // DAY_S) % self._config.check_every_days:
+            return []  # not a check day (data time, so replays check on the same days)
+        self._forest.update(self._daily)
+        drop = self._forest.features[:, _DROP]
+        flagged = self._forest.is_outlier & (drop <= math.log(1.0 - self._config.min_drop))
+        started = []
+        for i, meter in enumerate(meters):
+            if not flagged[i]:
+                self._suspected.discard(meter)
+                continue
+            if meter in self._suspected:
+                continue
+            self._suspected.add(meter)
+            started.append((meter, {
+                "anomaly_score": float(self._forest.scores[i]),
+                "features": {
+                    name: (value if math.isfinite(value) else None)
+                    for name, value in zip(FEATURES, self._forest.features[i].tolist(), strict=True)
+                },
+                "window_days": int(self._daily.shape[1]),
+                "min_drop": self._config.min_drop,
+            }))  # fmt: skip
+        return started
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "daily": [[None if np.isnan(v) else float(v) for v in row] for row in self._daily],
+            "forest": self._forest.snapshot(),
+            "suspected": sorted(self._suspected),
+        }
+
+    @classmethod
+    def restore(cls, state: dict[str, Any], config: WatchConfig) -> TamperWatch:
+        obj = cls(config)
+        daily = state["daily"]
+        obj._daily = (
+            np.array(daily, dtype=np.float64).reshape(len(daily), -1) if daily else obj._daily
+        )
+        obj._forest = TamperForest.restore(state["forest"])
+        obj._suspected = set(state["suspected"])
+        return obj
+
+
+def _date(ts: float) -> str | None:
+    if not math.isfinite(ts):
+        return None
+    return str(np.datetime64(int(ts), "s").astype("datetime64[D]"))
