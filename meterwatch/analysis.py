@@ -19,7 +19,10 @@ import numpy as np
 
 from meterwatch.domain import ReadingFrame
 from meterwatch.errors import ConfigError
+from meterwatch.fleet_oracle import AreaOracle, area_oracle
+from stream.area_estimation import EstimationConfig, net_block
 from stream.area_worker import AreaWorker
+from stream.intervals import IntervalAssembler, IntervalBlock
 from stream.registry import RegistryBook
 
 DAY_S = 86_400
@@ -87,17 +90,59 @@ def day_frames(readings: Path, where: dict[str, tuple[str, str]]) -> Iterator[Re
         )
 
 
-def analyze(readings: Path, registry_path: Path, book: RegistryBook) -> list[AreaAnalysis]:
+def analyze(
+    readings: Path,
+    registry_path: Path,
+    book: RegistryBook,
+    config: EstimationConfig | None = None,
+) -> list[AreaAnalysis]:
     """Run the stream's per-area code over the whole file."""
     where = read_registry_areas(registry_path)
     workers: dict[tuple[str, str], AreaWorker] = {}
     results: dict[tuple[str, str], AreaAnalysis] = {}
     for frame in day_frames(readings, where):
         key = (frame.utility, frame.area)
-        worker = workers.setdefault(key, AreaWorker(frame.utility, frame.area, book))
+        worker = workers.setdefault(key, AreaWorker(frame.utility, frame.area, book, config))
         out = worker.process(frame)
         result = results.setdefault(key, AreaAnalysis(*key))
         result.estimates += out.estimates
         result.events += out.events
         result.residuals += out.residuals
     return [results[k] for k in sorted(results)]
+
+
+def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracle]:
+    """The offline oracle of every area of a simulated run folder (needs its truth files).
+
+    The same blocks the stream assembles (net import − export), the simulator's true loss per
+    interval (``truth_areas.csv``) and the registers' resolutions (``devices.csv``).
+    """
+    where = read_registry_areas(run / "registry.csv")
+    blocks: dict[tuple[str, str], list[IntervalBlock]] = defaultdict(list)
+    assemblers: dict[tuple[str, str], tuple[IntervalAssembler, IntervalAssembler]] = {}
+    for frame in day_frames(run / "readings.csv", where):
+        key = (frame.utility, frame.area)
+        known = book.area(*key)
+        if known is None:
+            continue
+        imports, exports = assemblers.setdefault(
+            key, (IntervalAssembler(known.master), IntervalAssembler(known.master))
+        )
+        imports.update(frame.meter, frame.ts, frame.import_wh)
+        exports.update(frame.meter, frame.ts, frame.export_wh)
+        blocks[key] += map(net_block, imports.ready, exports.ready)
+    loss: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    with (run / "truth_areas.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            end = int(np.datetime64(row["ts"][:19], "s").astype(np.int64))
+            loss[(row["utility"], row["area"])][end] = float(row["loss_wh"])
+    with (run / "devices.csv").open(encoding="utf-8", newline="") as handle:
+        resolution = {r["meter_id"]: float(r["resolution_wh"]) for r in csv.DictReader(handle)}
+    oracles = {}
+    for key, area_blocks in sorted(blocks.items()):
+        known = book.area(*key)
+        assert known is not None
+        ids = {m for b in area_blocks for m in b.meter_ids}
+        limits = dict(zip(sorted(ids), known.limits(tuple(sorted(ids))).tolist(), strict=True))
+        oracles[key] = area_oracle(area_blocks, loss[key], limits, resolution)
+    return oracles

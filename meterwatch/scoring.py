@@ -3,13 +3,16 @@
 Works on plain records, whether they come from the stream (via PostgreSQL) or from
 ``meterwatch analyze``: estimates ``{meter, end_ts, estimate_pct, uncertainty_pct,
 identifiable, decision}`` and replacement orders ``{meter: time_s}``. The truth is the
-simulator's ``truth_errors.csv`` (``meter_id, date, error_pct, mpe_pct``).
+simulator's ``truth_errors.csv`` (``meter_id, date, error_pct, mpe_pct``) and, optionally,
+its ``truth_faults.csv``, which names the cause of each false order: a fault of the meter
+itself (an outage, a skewed clock, reverse wiring) or none (the balance was wrong about it).
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +32,12 @@ class Truth:
     days: npt.NDArray[np.int64]  # epoch day numbers
     error_pct: npt.NDArray[np.float64]  # (days, meters)
     mpe_pct: npt.NDArray[np.float64]  # (meters,)
+    faults: dict[str, tuple[str, ...]] = field(default_factory=dict)  # meter -> fault kinds
 
     @classmethod
-    def load(cls, path: Path, meters: set[str] | None = None) -> Truth:
+    def load(
+        cls, path: Path, meters: set[str] | None = None, faults_path: Path | None = None
+    ) -> Truth:
         rows = []
         with path.open(encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle):
@@ -47,7 +53,12 @@ class Truth:
             d = int(np.datetime64(r["date"], "D").astype(np.int64))
             error[row_of[d], col[r["meter_id"]]] = float(r["error_pct"])
             mpe[col[r["meter_id"]]] = float(r["mpe_pct"])
-        return cls(tuple(ids), days, error, mpe)
+        faults: dict[str, tuple[str, ...]] = {}
+        if faults_path is not None:
+            with faults_path.open(encoding="utf-8", newline="") as handle:
+                for row in csv.DictReader(handle):
+                    faults[row["meter_id"]] = (*faults.get(row["meter_id"], ()), row["kind"])
+        return cls(tuple(ids), days, error, mpe, faults)
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class Score:
     precision: float
     false_replacement_rate: float
     healthy: int
+    false_order_causes: tuple[tuple[str, int], ...]
     recall_by_band: tuple[tuple[str, float, int], ...]
     median_delay_days: float
     mae_pct: float
@@ -78,6 +90,8 @@ class Score:
             f"precision              {_pct(self.precision)} of orders truly out at order time",
             f"false replacements     {_pct(self.false_replacement_rate)} of "
             f"{self.healthy:,} healthy meters (|e| <= MPE/2)",
+            "false orders by cause  "
+            + (", ".join(f"{c} {n}" for c, n in self.false_order_causes) or "none"),
             f"recall by |e|/MPE      {bands}",
             f"median detection delay {self.median_delay_days:.1f} days after the MPE crossing",
             f"estimation MAE         {self.mae_pct:.3f} % (median {self.median_ae_pct:.3f} %; "
@@ -113,6 +127,7 @@ def score(truth: Truth, estimates: list[dict[str, Any]], orders: dict[str, int])
     ordered = np.zeros(len(truth.meters), dtype=bool)
     correct = 0
     healthy_ordered = 0
+    causes: Counter[str] = Counter()
     for meter, time_s in orders.items():
         if meter not in col:
             continue
@@ -121,7 +136,9 @@ def score(truth: Truth, estimates: list[dict[str, Any]], orders: dict[str, int])
         d = row.get(int(time_s) // DAY_S - 1, last)
         at_order = abs(truth.error_pct[d, i]) / truth.mpe_pct[i]
         correct += int(at_order > 1)
-        healthy_ordered += int(at_order <= 0.5)
+        if at_order <= 0.5:
+            healthy_ordered += 1
+            causes.update(truth.faults.get(meter, ("no fault of its own",)))
     out = ratio > 1
     healthy = np.abs(truth.error_pct).max(axis=0) <= 0.5 * truth.mpe_pct
     bands = tuple(
@@ -150,6 +167,7 @@ def score(truth: Truth, estimates: list[dict[str, Any]], orders: dict[str, int])
         precision=correct / ordered.sum() if ordered.any() else float("nan"),
         false_replacement_rate=healthy_ordered / healthy.sum() if healthy.any() else float("nan"),
         healthy=int(healthy.sum()),
+        false_order_causes=tuple(sorted(causes.items())),
         recall_by_band=bands,
         median_delay_days=float(np.median(finite)) if len(finite) else float("nan"),
         mae_pct=evaluate.mean_absolute_error(true_end, est[last], mask=mask),
@@ -157,3 +175,20 @@ def score(truth: Truth, estimates: list[dict[str, Any]], orders: dict[str, int])
         coverage_95=evaluate.interval_coverage(true_end, est[last], unc[last], mask=mask),
         identifiable=int(mask.sum()),
     )
+
+
+def oracle_lines(
+    truth: Truth, orders: dict[str, int], oracle_out: set[str], oracle_name: str
+) -> list[str]:
+    """How the orders cover the meters an oracle decides ``out_of_tolerance`` at the end."""
+    col = {m: i for i, m in enumerate(truth.meters)}
+    flagged = [m for m in oracle_out if m in col]
+    healthy = [m for m in flagged if np.nanmax(np.abs(truth.error_pct[:, col[m]]))
+               <= 0.5 * truth.mpe_pct[col[m]]]  # fmt: skip
+    covered = len(set(flagged) & set(orders))
+    share = covered / len(flagged) if flagged else float("nan")
+    return [
+        f"oracle ({oracle_name}) decides {len(flagged)} meters out of tolerance at the end, "
+        f"{len(healthy)} of them healthy",
+        f"orders cover          {covered} of them ({_pct(share)}; target >= 95 %)",
+    ]

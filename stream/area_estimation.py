@@ -94,7 +94,7 @@ class AreaEstimation:
         estimates: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         residuals: list[tuple[int, np.ndarray]] = []
-        for block in map(_net, self._imports.ready, self._exports.ready):
+        for block in map(net_block, self._imports.ready, self._exports.ready):
             self._estimator = _update_estimator(self._estimator, block, self.config)
             if self._estimator is None:
                 continue
@@ -189,7 +189,7 @@ def estimation_step(
     return EstimationResult(live.snapshot(), result.estimates, result.events, result.residuals)
 
 
-def _net(imported: IntervalBlock, exported: IntervalBlock) -> IntervalBlock:
+def net_block(imported: IntervalBlock, exported: IntervalBlock) -> IntervalBlock:
     """Import minus export increments of the same block (both assemblers saw the same rows)."""
     return IntervalBlock(
         start_ts=imported.start_ts,

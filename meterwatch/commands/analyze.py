@@ -23,7 +23,8 @@ DAY_S = 86_400
     help="the meter registry CSV (the format of `meterwatch registry import`)",
 )
 @click.option("--truth", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="ground truth (a simulation's truth_errors.csv): adds a score")  # fmt: skip
+              help="ground truth (a simulation's truth_errors.csv): adds a score; a "
+                   "truth_faults.csv beside it names the causes of false orders")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("analysis"),
               show_default=True, help="report folder")  # fmt: skip
 @click.option("--in-service/--verification", default=False, show_default=True,
@@ -44,7 +45,10 @@ def analyze(
     book = RegistryBook.from_csv(registry, in_service=in_service, jurisdiction=jurisdiction)
     analyses = run_analysis(readings, registry, book)
     meters = {e["meter"] for a in analyses for e in a.estimates}
-    truth_data = Truth.load(truth, meters) if truth else None
+    faults = truth.with_name("truth_faults.csv") if truth else None
+    truth_data = (
+        Truth.load(truth, meters, faults if faults and faults.exists() else None) if truth else None
+    )
     orders = {
         e["subject"]: int(e["data"]["window"]["end"])
         for a in analyses

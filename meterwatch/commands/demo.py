@@ -26,12 +26,12 @@ import click
 import psycopg
 from tqdm import tqdm
 
-from meterwatch.analysis import analyze
+from meterwatch.analysis import analyze, oracle_run
 from meterwatch.dlq import DeadLetterReader
 from meterwatch.local_services import bring_up
 from meterwatch.processes import LocalPipeline
 from meterwatch.report import write_report
-from meterwatch.scoring import Truth, score
+from meterwatch.scoring import Truth, oracle_lines, score
 from meterwatch.settings import CommonSettings
 from simulators.demo_fleet import bad_payloads
 from simulators.fleet import FleetSpec
@@ -110,16 +110,29 @@ def _report(
     events: list[dict[str, Any]], letters: Counter[str], bad: int, elapsed: float,
 ) -> None:  # fmt: skip
     orders = {e["subject"]: int(e["time_s"]) for e in events if e["type"] == ORDER}
-    truth = Truth.load(out / "truth_errors.csv", {e["meter"] for e in estimates})
+    truth = Truth.load(out / "truth_errors.csv", {e["meter"] for e in estimates},
+                       out / "truth_faults.csv")  # fmt: skip
     streamed = score(truth, estimates, orders)
     click.echo("== offline check: the same readings through `meterwatch analyze` ==")
-    offline = analyze(out / "readings.csv", out / "registry.csv",
-                      RegistryBook.from_csv(out / "registry.csv"))  # fmt: skip
+    book = RegistryBook.from_csv(out / "registry.csv")
+    offline = analyze(out / "readings.csv", out / "registry.csv", book)
+    click.echo("== the offline oracle (batch GLS with the true loss) on the same blocks ==")
+    oracle_out = {m for o in oracle_run(out, book).values() for m in o.out_of_tolerance()}
     offline_orders = {e["subject"] for a in offline for e in a.events if e["type"] == ORDER}
     latest_stream = {e["meter"]: e["decision"] for e in estimates}
     latest_offline = {m: e["decision"] for a in offline for m, e in a.latest().items()}
     same = sum(latest_stream.get(m) == d for m, d in latest_offline.items())
     kinds = Counter(e["type"].split(".")[2] for e in events)
+    metrology = ("out_of_tolerance", "inconclusive", "drift_warning", "tamper_suspected")
+
+    def decided(type_: str) -> bool:
+        return type_.split(".")[2] in metrology
+
+    streamed_events = {(e["type"], e["subject"], e["time_s"]) for e in events if decided(e["type"])}
+    offline_events = {
+        (e["type"], e["subject"], e["data"]["window"]["end"])
+        for a in offline for e in a.events if decided(e["type"])
+    }  # fmt: skip
     lines = [
         f"published        {published:,} readings ({fleet.n_areas} areas, seed {fleet.seed})",
         f"stored           {stored:,} reading rows; {len(estimates):,} daily estimates",
@@ -128,13 +141,16 @@ def _report(
         "events           " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())),
         f"agreement        stream and analyze give the same final decision for {same} of "
         f"{len(latest_offline)} meters; orders {len(orders)} streamed, "
-        f"{len(offline_orders)} offline, {len(set(orders) & offline_orders)} in common",
+        f"{len(offline_orders)} offline, {len(set(orders) & offline_orders)} in common; "
+        f"metrology events {len(streamed_events)} streamed, {len(offline_events)} offline, "
+        f"{len(streamed_events & offline_events)} identical",
         f"wall time        {elapsed:.0f} s from the first publish to the last estimate",
     ]
+    oracle = oracle_lines(truth, orders, oracle_out, "static batch GLS, true loss")
     page = write_report(out / "report", offline, title=f"meterwatch demo, seed {fleet.seed}",
-                        score=streamed, truth=truth, extra=lines)  # fmt: skip
+                        score=streamed, truth=truth, extra=lines + oracle)  # fmt: skip
     click.echo("\n== meterwatch demo report ==")
-    for line in lines + streamed.lines():
+    for line in lines + streamed.lines() + oracle:
         click.echo(line)
     click.echo(f"report: {page}")
 

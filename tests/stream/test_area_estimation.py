@@ -112,7 +112,7 @@ def test_decisions_agree_with_the_estimator_run_directly(area: object) -> None:
 
 def test_a_prosumer_contributes_its_net_energy_without_gaps() -> None:
     """PV export lowers the net register; import and export are assembled apart."""
-    from stream.area_estimation import _net
+    from stream.area_estimation import net_block
     from stream.intervals import AssemblerConfig, IntervalAssembler
 
     cfg = AssemblerConfig(block_intervals=4, grace_s=900)
@@ -123,6 +123,6 @@ def test_a_prosumer_contributes_its_net_energy_without_gaps() -> None:
     exp = np.array([0] * 6 + [0, 0, 40, 90, 90, 90])
     imports.update(meter, ts, imp)
     exports.update(meter, ts, exp)
-    (block,) = map(_net, imports.ready, exports.ready)
+    (block,) = map(net_block, imports.ready, exports.ready)
     np.testing.assert_array_equal(block.meters_wh[:, 0], [5, -40, -50, 5])
     np.testing.assert_array_equal(block.master_wh, [10, 10, 10, 10])
