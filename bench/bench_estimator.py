@@ -1,6 +1,6 @@
 """Benchmark of the energy-balance error estimator against issue 3's targets.
 
-    python bench/bench_estimator.py [--quick]
+    python bench/bench_estimator.py [--quick] [--components]
 
 Setup: simulated areas (``simulators.synthetic``) of 200 class-2 meters, 15-minute data,
 30 days, in-service MPE 2 % (IEC 62053-21 class 2, reference conditions), ~3 % of meters
@@ -9,6 +9,10 @@ consumption) and 2 pairs of collinear meters per area, 0.5 % of readings missing
 master static error uniform in ±0.2 %. The estimator is fed one day (96 intervals) at a time
 and decides every day with ``conformity.decide`` (default k); the oracle
 (``detectors.oracle``) decides with the same rule on the same data up to each day.
+
+``--components`` adds a study of where the estimator loses information against the oracle:
+the same areas through the estimator with one part of it switched off or replaced by the
+truth at a time (a few minutes more).
 
 Everything runs on one core (BLAS threads pinned to 1 before numpy loads). Figures are
 printed and written to bench/RESULTS.md under "## Detectors: energy-balance estimator".
@@ -22,11 +26,12 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from dataclasses import dataclass, field, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -35,7 +40,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors import evaluate  # noqa: E402
+from detectors import evaluate, noise_level  # noqa: E402
 from detectors.conformity import DEFAULT_K, Decision, decide  # noqa: E402
 from detectors.energy_balance import AreaErrorEstimator, EstimatorConfig  # noqa: E402
 from detectors.oracle import oracle_estimates  # noqa: E402
@@ -59,7 +64,10 @@ NOTES = (
     "- Oracle (`detectors/oracle.py`): batch GLS over all data up to day d with the true "
     "modelled loss subtracted, the true noise covariance, no forgetting, and the estimator's "
     "own gap bridging, weak prior on θ and identifiability rule, so both can go through "
-    "`decide` alike.",
+    "`decide` alike. It subtracts the realised weather effect on the loss too. It is "
+    "over-confident by day 30 because of the ~1 % of meters whose error drifts (a constant-θ "
+    "fit spreads their misfit). Its own residuals do not show this (Birge ratio 0.64-0.72), "
+    "so a GUM/Birge rescaling would not fix it; it is left as the issue specifies.",
     "- Estimator defaults: 90-day memory, prior sd 10 % on θ, k = 3.72 (specific risk 1e-4 "
     "per decision, see `detectors/conformity.py`). The white-noise level is estimated online "
     "(`detectors/noise_level.py`): a median-based fit to a-priori residuals summed over 2-hour "
@@ -67,13 +75,24 @@ NOTES = (
     "raised by its sampling error and floored by 7e-4 of the reference load per interval; "
     "the information gathered so far is scaled down when the level rises, and a one-step-"
     "ahead check widens the covariance when residuals exceed their predicted variance.",
-    "- Detection vs oracle is below the 0.95 target. The oracle knows the loss and the noise "
-    "exactly (and is itself slightly over-confident by day 30); the estimator pays for its "
-    "loss terms, a per-day loss effect and 90-day forgetting, and its estimated white level "
-    "also holds the part of the loss the model misses (the simulated day-to-day weather "
-    "effect), which is not white but is noise to the estimator. With k = 3.72 a wider u moves "
-    "the rejection threshold, so meters the oracle flags just beyond its threshold are still "
-    "inconclusive for the estimator.",
+    "- Detection vs oracle is below the 0.95 target (issue #3, reviewed 2026-11-27; the "
+    "component study is `--components`). The gap is in the point estimates, not only in u: "
+    "scaling the estimator's u down after the fact (lines above) buys little detection "
+    "before calibration fails. The largest single cost is the day-to-day weather. The oracle "
+    "subtracts the realised weather effect on the load loss exactly (~800 Wh a day in the "
+    "balance, 8x the unmetered noise at that scale). The estimator has no temperature input "
+    "and must fit a per-day effect. Without weather and without that effect it reaches 0.83 "
+    "at day 30. Dropping the effect when there is weather costs coverage (0.89) and MAE "
+    "(x1.6). Next is the white level. Its online estimate from 2-hour run sums is 0 in nearly "
+    "every area and day: register noise at the run ends and the parameters' variance already "
+    "cover the residuals. So the level used is the floor (7e-4·s)² ≈ 180 Wh², against "
+    "100 Wh² of simulated unmetered use. Fixing it at the true 100 Wh² lifts day-30 detection "
+    "to 0.79 but breaks calibration (0.92), because the drifting meters' misfit is real noise "
+    "to a constant-θ model. The sampling margin and the one-step-ahead check cost nothing "
+    "here. Infinite memory costs calibration and gains 0.02. No default was changed: every "
+    "calibrated variant moves day-30 detection by 0.02 at most. The oracle's own "
+    "over-confidence comes from the same drifting meters (see its note); most of the "
+    "drifting meters it flags are not flagged by the estimator.",
     "- Master meter off by 0.5 %: every ε̂ shifts by −0.5 %. The estimator takes the median "
     "ε̂ of identifiable meters as the area's common-mode error; when it exceeds the master's "
     "tolerance (0.2 %) by more than 3 of its standard uncertainties, `master_suspect` is set "
@@ -166,7 +185,7 @@ def summary(run: Run) -> dict[str, float]:
     }
 
 
-def best_cpu_seconds(work: Callable[[], None], repeats: int = 3) -> float:
+def best_cpu_seconds(work: Callable[[], None], repeats: int = 5) -> float:
     """Least CPU time of this process over a few runs: other load on the machine only
     lengthens wall time, and the minimum is the least disturbed run."""
     times = []
@@ -209,6 +228,90 @@ def river_speed(area: SyntheticArea) -> dict[str, float]:
     return rates
 
 
+@contextlib.contextmanager
+def white_level(kind: str, true_var: float) -> Iterator[None]:
+    """Replace a part of the estimator's white-noise level for an ablation (bench only):
+    ``true`` fixes it at the simulated unmetered variance (no estimate, floor or discount),
+    ``no_margin`` drops the estimate's sampling-error margin, ``no_check`` the one-step-ahead
+    widening."""
+    observe, margin = noise_level.NoiseLevel.observe, noise_level.SAMPLING_MARGIN
+    check = noise_level.NoiseWindow.overconfidence
+
+    def fixed(self: noise_level.NoiseLevel, *args: Any, floor: float) -> float:
+        observe(self, *args, floor=floor)
+        self.white = self.weighted_for = true_var
+        return 1.0
+
+    try:
+        if kind == "true":
+            noise_level.NoiseLevel.observe = fixed  # type: ignore[method-assign]
+        elif kind == "no_margin":
+            noise_level.SAMPLING_MARGIN = 0.0
+        elif kind == "no_check":
+            noise_level.NoiseWindow.overconfidence = lambda self: 1.0  # type: ignore[method-assign]
+        yield
+    finally:
+        noise_level.NoiseLevel.observe = observe  # type: ignore[method-assign]
+        noise_level.SAMPLING_MARGIN = margin
+        noise_level.NoiseWindow.overconfidence = check  # type: ignore[method-assign]
+
+
+COMPONENTS: tuple[tuple[str, dict[str, float], str], ...] = (
+    ("as shipped", {}, ""),
+    ("white level = the simulated unmetered variance (no estimate, floor, discount)", {}, "true"),
+    ("no sampling-error margin on the white level", {}, "no_margin"),
+    ("no one-step-ahead widening", {}, "no_check"),
+    ("infinite memory", {"memory_days": 1e9}, ""),
+    ("no Huber winsorising", {"huber_c": 1e9}, ""),
+    ("per-day loss effect prior sd 0.001 (default 0.003)", {"loss_day_sd": 1e-3}, ""),
+    ("no per-day loss effect", {"loss_day_sd": 1e-7}, ""),
+    ("white floor 5e-4 of the load (default 7e-4)", {"white_noise_fraction": 5e-4}, ""),
+    ("split_cv 0.7 (default 0.5)", {"split_cv": 0.7}, ""),
+    ("true white + infinite memory + no Huber", {"memory_days": 1e9, "huber_c": 1e9}, "true"),
+)
+
+
+def component_study(
+    spec: AreaSpec,
+    seeds: range,
+    config: EstimatorConfig,
+    say: Callable[[str], None],
+    variants: tuple[tuple[str, dict[str, float], str], ...] = COMPONENTS,
+) -> None:
+    """Each variant of :data:`COMPONENTS` on the same areas, against the same oracle."""
+    runs = {label: Run() for label, _, _ in variants}
+    for seed in seeds:
+        area = generate_area(np.random.default_rng(seed), spec)
+        for i, (label, change, white) in enumerate(variants):
+            with white_level(white, area.white_noise_var_wh2):
+                run_area(area, replace(config, **change), runs[label], oracle=i == 0)
+    base = runs[variants[0][0]]
+    o_est, o_ident, o_said = base.cat("o_est"), base.cat("o_ident"), base.cat("o_said")
+    say(
+        "| variant | lowest coverage | MAE ratio d30 | detection d7 / d14 / d30 | false repl. "
+        "| median u d30 (%) |"
+    )
+    say("|---|---|---|---|---|---|")
+    for label, _, _ in variants:
+        r = runs[label]
+        truth, est, unc, said = r.cat("truth"), r.cat("est"), r.cat("unc"), r.cat("said")
+        cov = min(evaluate.interval_coverage(truth[d], est[d], unc[d]) for d in range(DAYS))
+        usable = o_ident[-1] & ~r.cat("special")
+        mae = evaluate.mean_absolute_error(truth[-1], est[-1], mask=usable)
+        mae_o = evaluate.mean_absolute_error(truth[-1], o_est[-1], mask=usable)
+        ever = np.logical_or.accumulate(said == OUT, axis=0)
+        det = []
+        for d in (7, 14, 30):
+            o_out = o_said[d - 1] == OUT
+            det.append(f"{fmt(ever[d - 1][o_out].mean() if o_out.any() else np.nan, 2)}")
+        healthy = (np.abs(truth) <= 0.5 * MPE).all(axis=0)
+        n_false = int((said == OUT).any(axis=0)[healthy].sum())
+        say(
+            f"| {label} | {cov:.3f} | {mae / mae_o:.3f} | {' / '.join(det)} | "
+            f"{n_false} of {healthy.sum()} | {np.median(unc[-1]):.2f} |"
+        )
+
+
 def fmt(x: float, digits: int = 3) -> str:
     return "n/a" if np.isnan(x) else f"{x:.{digits}f}"
 
@@ -216,6 +319,9 @@ def fmt(x: float, digits: int = 3) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few areas, a smoke run")
+    parser.add_argument(
+        "--components", action="store_true", help="also the component study (a few minutes)"
+    )
     args = parser.parse_args()
     n_main, n_side = (6, 2) if args.quick else (100, 10)
     config = EstimatorConfig()
@@ -226,6 +332,10 @@ def main() -> None:
         lines.append(text)
 
     t_start = time.perf_counter()
+    speed_area = generate_area(np.random.default_rng(0), MAIN)
+    # the machine is shared: speed is measured at the start and again after the main run,
+    # and the least disturbed of all the runs counts
+    early_rate = estimator_speed(speed_area)
     main_run = simulate(MAIN, range(n_main), config, oracle=True)
     truth, est, unc = main_run.cat("truth"), main_run.cat("est"), main_run.cat("unc")
     ident, said = main_run.cat("ident"), main_run.cat("said")
@@ -256,6 +366,22 @@ def main() -> None:
         )
     worst = min(evaluate.interval_coverage(truth[d], est[d], unc[d]) for d in range(DAYS))
     say(f"Lowest coverage over all 30 days: {worst:.3f}")
+    drifting = np.abs(truth[-1] - truth[0]) > 0.3  # true error moved during the run
+    for d in (14, 30):
+        i, k = d - 1, o_ident[d - 1]
+        o_static, o_moving = (
+            evaluate.interval_coverage(truth[i], o_est[i], o_unc[i], mask=k & m)
+            for m in (~drifting, drifting)
+        )
+        e_static, e_moving = (
+            evaluate.interval_coverage(truth[i], est[i], unc[i], mask=m)
+            for m in (~drifting, drifting)
+        )
+        say(
+            f"Coverage at day {d} on meters with a constant true error / on the "
+            f"{int(drifting.sum())} whose error drifts: oracle {fmt(o_static)} / {fmt(o_moving)}, "
+            f"estimator {fmt(e_static)} / {fmt(e_moving)}."
+        )
     say()
     usable = o_ident[-1] & ~special
     mae_est = evaluate.mean_absolute_error(truth[-1], est[-1], mask=usable)
@@ -275,8 +401,24 @@ def main() -> None:
         share = ever[d - 1][o_out].mean() if o_out.any() else float("nan")
         say(
             f"- day {d}: oracle flags {o_out.sum()}, estimator has {int(ever[d - 1][o_out].sum())}"
-            f" of them: {fmt(share)}"
+            f" of them: {fmt(share)} (of those whose error drifts: oracle "
+            f"{int((o_out & drifting).sum())}, estimator "
+            f"{int(ever[d - 1][o_out & drifting].sum())})"
         )
+    say(
+        "What a narrower u alone would buy (the estimator's u scaled by c after the fact; "
+        "worst-day coverage, detection at day 7 / 14 / 30, healthy meters ever ordered out):"
+    )
+    for c in (0.95, 0.85, 0.75):
+        said_c = decide(est, c * unc, MPE, identifiable=ident)
+        ever_c = np.logical_or.accumulate(said_c == OUT, axis=0)
+        cov_c = min(evaluate.interval_coverage(truth[d], est[d], c * unc[d]) for d in range(DAYS))
+        det_c = " / ".join(
+            fmt(ever_c[d - 1][o_out].mean() if (o_out := o_said[d - 1] == OUT).any() else np.nan, 2)
+            for d in (7, 14, 30)
+        )
+        n_bad = int((said_c == OUT).any(axis=0)[(np.abs(truth) <= 0.5 * MPE).all(axis=0)].sum())
+        say(f"- c = {c:.2f}: coverage {cov_c:.3f}, detection {det_c}, false {n_bad}")
     say()
     say("Absolute recall (truly out of tolerance at day d, decided out_of_tolerance at day d):")
     say("| day | " + " | ".join(str(d) for d in REPORT_DAYS) + " |")
@@ -339,14 +481,15 @@ def main() -> None:
         f"identifiable at day 30: {ident[-1].mean():.3f}"
     )
     say()
-    speed_area = generate_area(np.random.default_rng(0), MAIN)
-    rate = estimator_speed(speed_area)
+    late_rate = estimator_speed(speed_area)
+    rate = max(early_rate, late_rate)
     rivers = river_speed(speed_area)
     wall = main_run.seconds / (n_main * DAYS)
     say(
-        f"Speed (one core, day blocks of 200 x 96, update + results + decide; best of 3 by CPU "
+        f"Speed (one core, day blocks of 200 x 96, update + results + decide; best of 2 x 5 by CPU "
         f"time): {rate / 1e6:.2f} M meter-intervals/s ({200 * PER_DAY / rate * 1e3:.2f} ms per "
-        f"block; target ≥ 5 M/s). Wall time in the main run: {wall * 1e3:.2f} ms per block, "
+        f"block; target ≥ 5 M/s; {early_rate / 1e6:.2f} at the start, {late_rate / 1e6:.2f} "
+        f"after the main run). Wall time in the main run: {wall * 1e3:.2f} ms per block, "
         f"load average {os.getloadavg()[0]:.1f} on 2 cores (other sessions' services running)."
     )
     for name, r in rivers.items():
@@ -387,21 +530,37 @@ def main() -> None:
             f"{s['false']:.5f} | {np.mean(r.suspect):.2f} |"
         )
     say()
+    if args.components:
+        say(
+            f"Where the estimator loses against the oracle ({n_main} areas of the main setup, "
+            "one change at a time; detection as above, false replacements of healthy meters):"
+        )
+        component_study(MAIN, range(n_main), config, say)
+        say()
+        say("The same areas without day-to-day weather (no daily effect in the oracle's loss):")
+        component_study(
+            replace(MAIN, temperature_day_sd_k=0.0),
+            range(n_main),
+            config,
+            say,
+            tuple(c for c in COMPONENTS if c[0] in ("as shipped", "no per-day loss effect")),
+        )
+        say()
     for note in NOTES:
         say(note)
     say()
     say(f"Total bench time: {time.perf_counter() - t_start:.0f} s")
     if not args.quick:  # a smoke run does not overwrite the recorded figures
-        write_results(lines)
+        write_results(lines, " --components" if args.components else "")
 
 
-def write_results(lines: list[str]) -> None:
+def write_results(lines: list[str], options: str = "") -> None:
     date = subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
     head = [
         SECTION,
         "",
         f"Measured {date} on a 2-core, 24 GiB machine, Python {platform.python_version()}, "
-        "one core (`python bench/bench_estimator.py`).",
+        f"one core (`python bench/bench_estimator.py{options}`).",
         "",
     ]
     section = "\n".join(head + lines) + "\n"

@@ -44,29 +44,65 @@ def fill_gaps(
     factor of cell (t, i) is j(k − j)/k when the boundary at the end of row t lies inside a
     split span of k rows (j = rows of the span up to t), else 0.
     """
+    filled = values.copy()
+    kind = np.zeros(values.shape, dtype=np.int64)
+    bridge = np.zeros(values.shape)
+    _fill_runs(values, shape, fallback, states, filled, kind, bridge)
+    return filled, kind, bridge
+
+
+def _fill_runs(
+    values: FloatArray,
+    shape: FloatArray,
+    fallback: FloatArray,
+    states: IntArray,
+    filled: FloatArray,
+    kind: IntArray,
+    bridge: FloatArray,
+) -> None:
+    """:func:`fill_gaps` into given arrays (``filled`` already holding ``values``, ``kind``
+    and ``bridge`` zeros): only the NaN runs and the rows that close them are touched."""
     t_len, m = values.shape
     isn = np.isnan(values)
-    rows = np.arange(t_len)[:, None]
-    nxt = np.minimum.accumulate(np.where(isn, t_len, rows)[::-1], axis=0)[::-1]
-    prv = np.maximum.accumulate(np.where(isn, -1, rows), axis=0)
-    prv_strict = np.vstack([np.full((1, m), -1), prv[:-1]])
-    close = np.minimum(nxt, t_len - 1)
-    start = np.take_along_axis(prv_strict, close, axis=0) + 1
+    if not isn.any():
+        return
+    # Runs of NaN, column by column: first NaN row and the row after the run.
+    padded = np.zeros((m, t_len + 2), dtype=np.int8)
+    padded[:, 1:-1] = isn.T
+    edges = np.diff(padded, axis=1)
+    col, first = np.nonzero(edges == 1)
+    past = np.nonzero(edges == -1)[1]  # same order: by column, then row
+    closed = past < t_len
+    new_lead = (first == 0) & (states[col] == NEW)
+    # unknown: runs still open at the end, and a new meter's leading run (the row that ends
+    # it is its own increment and stays observed)
+    unknown = ~closed | new_lead
+    owner, rows = _run_cells(first[unknown], past[unknown] - first[unknown])
+    cols = col[unknown][owner]
+    filled[rows, cols] = fallback[cols] * (shape / shape.mean())[rows]
+    kind[rows, cols] = UNKNOWN
+    # split: each other run with the row that closes it shares that row's value
+    split = closed & ~new_lead
+    start, close, cols_run = first[split], past[split], col[split]
     span = close - start + 1
+    owner, rows = _run_cells(start, span)
+    cols = cols_run[owner]
     cum = np.concatenate([[0.0], np.cumsum(shape)])
-    carried = values[close, np.arange(m)[None, :]]
-    filled = np.where(span > 1, carried * shape[:, None] / (cum[close + 1] - cum[start]), carried)
-    kind = np.where(span > 1, SPLIT, OBSERVED)
-    new_first = (start == 0) & (states == NEW)[None, :]
-    own_row = new_first & (rows == close)
-    filled = np.where(own_row, carried, filled)
-    kind = np.where(own_row, OBSERVED, kind)
-    unknown = (nxt == t_len) | (new_first & ~own_row)
-    filled = np.where(unknown, fallback[None, :] * (shape / shape.mean())[:, None], filled)
-    kind = np.where(unknown, UNKNOWN, kind)
-    j = rows - start + 1
-    bridge = np.where((kind == SPLIT) & (rows < close), j * (span - j) / span, 0.0)
-    return filled, kind.astype(np.int64), bridge.astype(np.float64)
+    carried = values[close, cols_run]
+    filled[rows, cols] = carried[owner] * shape[rows] / (cum[close + 1] - cum[start])[owner]
+    kind[rows, cols] = SPLIT
+    inner = rows < close[owner]
+    j, k = (rows - start[owner] + 1)[inner], span[owner][inner]
+    bridge[rows[inner], cols[inner]] = j * (k - j) / k
+
+
+def _run_cells(
+    start: IntArray, length: IntArray
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """For runs of ``length`` rows from ``start``: each cell's run and row."""
+    owner = np.repeat(np.arange(start.size), length)
+    offset = np.arange(owner.size) - np.repeat(np.cumsum(length) - length, length)
+    return owner, start[owner] + offset
 
 
 def fill_area(
@@ -83,18 +119,29 @@ def fill_area(
     filled = rows.copy()
     kind = np.zeros(rows.shape, dtype=np.int64)
     bridge = np.zeros(rows.shape)
-    gappy = np.asarray(np.isnan(rows).any(axis=0), dtype=bool)
-    meters = gappy.copy()
-    meters[0] = False
-    if meters.any():
-        filled[:, meters], kind[:, meters], bridge[:, meters] = fill_gaps(
-            rows[:, meters], np.ones(t_len), mean[meters], states[meters]
-        )
-    if gappy[0]:
+    meters = slice(1, None)
+    _fill_runs(
+        rows[:, meters],
+        np.ones(t_len),
+        mean[meters],
+        states[meters],
+        filled[:, meters],
+        kind[:, meters],
+        bridge[:, meters],
+    )
+    if np.isnan(rows[:, 0]).any():
         shape = np.maximum(filled[:, 1:].sum(axis=1), 0.0)
         shape = shape + 1e-3 * shape.mean() + 1e-9
-        f, k, b = fill_gaps(rows[:, :1], shape, mean[:1], states[:1])
-        filled[:, 0], kind[:, 0], bridge[:, 0] = f[:, 0], k[:, 0], b[:, 0]
+        master = slice(0, 1)
+        _fill_runs(
+            rows[:, master],
+            shape,
+            mean[master],
+            states[master],
+            filled[:, master],
+            kind[:, master],
+            bridge[:, master],
+        )
     return filled, kind, bridge
 
 

@@ -271,7 +271,7 @@ class AreaErrorEstimator:
         if math.isnan(self._s_ref):
             ref = float(np.mean(filled[:, 0]))
             self._s_ref = ref if ref > 0 else max(float(filled[:, 1:].sum(axis=1).mean()), 1.0)
-        theta2 = np.r_[1.0, self._x[:n] ** 2]
+        theta2 = np.concatenate(([1.0], self._x[:n] ** 2))
         base_level = self._level_var(mean)
         split = cfg.split_cv**2 * var
         split[0] = var[0] = (10.0 * self._s_ref) ** 2  # unread master boundary: merge its span
@@ -291,7 +291,9 @@ class AreaErrorEstimator:
         self._clock = int(clock[-1] + 1) % cfg.intervals_per_day
         pred = phi[:, :p] @ self._x
         par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
-        level_prev = np.r_[self._carry.level if self._carry.alpha > 0 else level[0], level[:-1]]
+        level_prev = np.concatenate(
+            ([self._carry.level if self._carry.alpha > 0 else level[0]], level[:-1])
+        )
         known = phi[:, :p].copy()  # today's loss effect stays in the residual: its prior is
         known[:, p - 1] = 0.0  # far wider than a day's weather, and would hide the noise
         discount = self._noise.observe(
@@ -303,8 +305,9 @@ class AreaErrorEstimator:
             unmodelled,
             floor=(cfg.white_noise_fraction * self._s_ref) ** 2,
         )
-        self._info *= discount  # the history was weighted for a smaller white noise
-        self._tau *= discount
+        if discount != 1.0:  # the history was weighted for a smaller white noise
+            self._info *= discount
+            self._tau *= discount
         white = self._noise.white + unmodelled
         limit = cfg.huber_c * np.sqrt(white + level + level_prev + par_var)
         phi[:, p] = pred + np.clip(filled[:, 0] - pred, -limit, limit)
@@ -312,6 +315,10 @@ class AreaErrorEstimator:
         # a meter using less than one register step per interval barely ticks
         quant = step**2 / 12.0 * np.minimum(1.0, np.abs(mean[1:]) / max(step, 1e-12))
         read = (bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN)  # imputed errors are Berkson
+        days = self._days(clock)
+        decay = np.zeros((len(days), t_len))  # forgetting within each day's rows
+        for i, (lo, hi) in enumerate(days):
+            decay[i, lo:hi] = cfg.forgetting ** np.arange(hi - lo - 1, -1, -1, dtype=np.float64)
         z, tau, self._carry = whiten(
             phi,
             white,
@@ -319,8 +326,9 @@ class AreaErrorEstimator:
             quant * read,
             self._carry,
             restart=(p - 1, clock % cfg.intervals_per_day == 0),
+            tau_weights=decay,
         )
-        self._accumulate(z, tau, clock)
+        self._accumulate(z, tau, clock, days, decay)
         return phi[:, :p]
 
     def _level_var(self, mean: FloatArray) -> float:
@@ -333,17 +341,30 @@ class AreaErrorEstimator:
         master = cfg.master_resolution_wh**2 / 12.0
         return float(quant + jitter + master + (mean[0] * cfg.master_clock_jitter_s / seconds) ** 2)
 
-    def _accumulate(self, z: FloatArray, tau: FloatArray, clock: npt.NDArray[np.int64]) -> None:
-        """Forget, add the whitened rows day by day, and close each finished day."""
+    def _days(self, clock: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
+        """The block's rows split at the ends of days: (first, past-the-last) per part."""
+        ends = np.flatnonzero((clock + 1) % self.config.intervals_per_day == 0) + 1
+        t_len = len(clock)
+        bounds = [0, *ends.tolist()] + ([t_len] if not ends.size or ends[-1] != t_len else [])
+        return list(pairwise(bounds))
+
+    def _accumulate(
+        self,
+        z: FloatArray,
+        tau: FloatArray,
+        clock: npt.NDArray[np.int64],
+        days: list[tuple[int, int]],
+        decay: FloatArray,
+    ) -> None:
+        """Forget, add the whitened rows day by day, and close each finished day; ``tau`` and
+        ``decay`` hold one row per part of ``days``."""
         lam, per_day = self.config.forgetting, self.config.intervals_per_day
-        ends = np.flatnonzero((clock + 1) % per_day == 0) + 1
-        bounds = [0, *ends.tolist()] + ([len(z)] if not ends.size or ends[-1] != len(z) else [])
-        for lo, hi in pairwise(bounds):
-            decay = lam ** np.arange(hi - lo - 1, -1, -1, dtype=np.float64)
-            zw = z[lo:hi] * np.sqrt(decay)[:, None]
-            self._info = lam ** (hi - lo) * self._info + zw.T @ zw
-            self._tau = lam ** (hi - lo) * self._tau + decay @ tau[lo:hi]
-            self._n_eff = lam ** (hi - lo) * self._n_eff + float(decay.sum())
+        for i, (lo, hi) in enumerate(days):
+            zw = z[lo:hi] * np.sqrt(decay[i, lo:hi])[:, None]
+            self._info *= lam ** (hi - lo)
+            self._info += zw.T @ zw
+            self._tau = lam ** (hi - lo) * self._tau + tau[i]
+            self._n_eff = lam ** (hi - lo) * self._n_eff + float(decay[i, lo:hi].sum())
             if (clock[hi - 1] + 1) % per_day == 0:
                 self._schur(len(self._ids) + _LOSS_TERMS - 1)
 
@@ -417,21 +438,21 @@ class AreaErrorEstimator:
     # ------------------------------------------------------------------ derived results
     def _prior(self) -> tuple[FloatArray, FloatArray]:
         n, cfg = len(self._ids), self.config
-        mean = np.r_[np.ones(n), np.zeros(_LOSS_TERMS)]
-        prec = np.r_[
-            np.full(n, cfg.prior_sd**-2),
-            np.full(_LOSS_TERMS - 1, cfg.loss_prior_sd**-2),
-            cfg.loss_day_sd**-2,
-        ]
+        mean = np.zeros(n + _LOSS_TERMS)
+        mean[:n] = 1.0
+        prec = np.full(n + _LOSS_TERMS, cfg.prior_sd**-2)
+        prec[n:] = cfg.loss_prior_sd**-2
+        prec[-1] = cfg.loss_day_sd**-2
         return mean, prec
 
     def _refresh(self) -> None:
         cfg, n = self.config, len(self._ids)
         p = n + _LOSS_TERMS
         mean, prec = self._prior()
-        info = self._info[:p, :p] + np.diag(prec)
-        idx = np.arange(n)
-        info[idx, idx] -= np.minimum(self._tau, 0.5 * self._info[idx, idx])
+        info = self._info[:p, :p].copy()
+        info.flat[:: p + 1] += prec
+        meters = slice(0, n * (p + 1), p + 1)  # the meters' diagonal, EIV-corrected
+        info.flat[meters] -= np.minimum(self._tau, 0.5 * np.diagonal(self._info)[:n])
         rhs = self._info[:p, p] + prec * mean
         try:
             chol = np.linalg.cholesky(info)
@@ -453,10 +474,11 @@ class AreaErrorEstimator:
         shift = common_shift(
             eps,
             self._ident,
-            math.sqrt(self._birge) * chol_inv[:, :n],
+            chol_inv[:, :n],
             min_meters=cfg.min_meters_common,
             tolerance=cfg.master_tolerance_pct / 100.0,
             guard_k=cfg.master_guard_k,
+            cov_scale=self._birge,
         )
         self._common, self._suspect = 100.0 * shift.error, shift.suspect
         u_type_b = cfg.master_uncertainty_pct / 100.0

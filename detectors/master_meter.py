@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from detectors.noise_level import median
+
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -34,14 +36,15 @@ def common_shift(
     min_meters: int,
     tolerance: float,
     guard_k: float,
+    cov_scale: float = 1.0,
 ) -> CommonShift:
-    """The area's common shift from the meters' ε̂ (fractions); ``cov_factor`` has the
-    estimates' covariance as ``cov_factorᵀ·cov_factor`` (columns: meters)."""
+    """The area's common shift from the meters' ε̂ (fractions); the estimates' covariance is
+    ``cov_scale·cov_factorᵀ·cov_factor`` (columns of ``cov_factor``: meters)."""
     ids = np.flatnonzero(identifiable)
     if ids.size < min_meters:
         return CommonShift(math.nan, math.nan, False)
-    common = float(np.median(eps[ids]))
-    spread = 1.4826 * float(np.median(np.abs(eps[ids] - common)))
-    shared = float((cov_factor[:, ids].sum(axis=1) ** 2).sum())
+    common = median(eps[ids])
+    spread = 1.4826 * median(np.abs(eps[ids] - common))
+    shared = cov_scale * float(((cov_factor @ identifiable.astype(np.float64)) ** 2).sum())
     u_common = math.sqrt(math.pi / 2 * spread**2 / ids.size + shared / ids.size**2)
     return CommonShift(common, u_common, abs(common) - guard_k * u_common > tolerance)
