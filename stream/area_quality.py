@@ -88,11 +88,11 @@ class QualityWatch:
             frame.voltage_v,
             frame.current_a,
         )
-        found = [f for f in self.rules.findings if f.kind in kinds]
-        latest_reading = _latest_per_meter(frame)
         latest_finding: dict[tuple[str, str], int] = {}
         events = []
-        for f in found:
+        for f in self.rules.findings:
+            if f.kind not in kinds:
+                continue
             key = (f.meter, f.kind)
             latest_finding[key] = max(f.ts, latest_finding.get(key, f.ts))
             if f.kind in EPISODE_KINDS:
@@ -100,6 +100,7 @@ class QualityWatch:
                     continue  # this episode was reported
                 self.open.add(key)
             events.append(_event(frame, f))
+        latest_reading = _latest_per_meter(frame) if self.open else {}
         for meter, kind in list(self.open):  # a clean latest reading closes an episode
             if (
                 meter in latest_reading
