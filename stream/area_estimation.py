@@ -11,7 +11,7 @@ a legal-limit decision (:func:`~detectors.conformity.decide`), and events are em
   disturbance of the whole balance (a theft bypass starting, a long outage) briefly pushes
   many healthy meters' estimates across their limits before the estimator settles; on
   simulated fleets those one-to-seven-day excursions were most of the false orders, while a
-  truly out-of-tolerance meter stays out.
+  truly out-of-tolerance meter stays out. Only days on which the meter reported count.
 - ``meterwatch.meter.inconclusive.v1`` once per episode for an identifiable meter whose
   interval straddles its limit: a candidate for sampling inspection.
 - ``meterwatch.meter.drift_warning.v1`` and ``meterwatch.meter.tamper_suspected.v1`` once per
@@ -98,21 +98,21 @@ class AreaEstimation:
             self._estimator = _update_estimator(self._estimator, block, self.config)
             if self._estimator is None:
                 continue
+            columns = _columns_of(block, self._estimator.meter_ids)
+            reported = ~np.isnan(columns).all(axis=0)
             block_estimates, block_events = _decide(
                 frame, block, self._estimator, self.registry, self.config,
-                self._episodes, self._streaks,
+                self._episodes, self._streaks, reported,
             )  # fmt: skip
             estimates += block_estimates
             events += block_events
             end_ts = block.start_ts + len(block.master_wh) * self.config.assembler.interval_s
-            events += self._watch(frame, block, end_ts)
+            events += self._watch(frame, columns, end_ts)
             residuals.append((end_ts, self._estimator.balance_residuals_wh.copy()))
         return EstimationResult({}, estimates, events, residuals)
 
-    def _watch(
-        self, frame: ReadingFrame, block: IntervalBlock, end_ts: int
-    ) -> list[dict[str, Any]]:
-        """Drift and tamper episodes starting with this block."""
+    def _watch(self, frame: ReadingFrame, columns: np.ndarray, end_ts: int) -> list[dict[str, Any]]:
+        """Drift and tamper episodes starting with this block (``columns`` in estimator order)."""
         assert self._estimator is not None
         est = self._estimator
         ids = est.meter_ids
@@ -120,7 +120,7 @@ class AreaEstimation:
             ids, end_ts, est.errors_pct, est.uncertainty_pct, est.identifiable,
             self.registry.limits(ids),
         )  # fmt: skip
-        tampered = self._tamper.update(ids, end_ts, _columns_of(block, ids))
+        tampered = self._tamper.update(ids, end_ts, columns)
         source = f"meterwatch/stream/{frame.utility}/{frame.area}"
         window = {"end": end_ts, "interval_s": self.config.assembler.interval_s}
         return [
@@ -246,7 +246,14 @@ def _decide(
     config: EstimationConfig,
     episodes: dict[str, str],
     streaks: dict[str, int],
+    reported: np.ndarray,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Decisions for every meter; events for new episodes.
+
+    A day counts towards an order's confirmation only if the meter reported on it
+    (``reported``): a meter that went silent, or whose clock puts every reading off the grid,
+    is estimated from guesses of its consumption, and an order needs evidence.
+    """
     ids = estimator.meter_ids
     mpe = registry.limits(ids)
     err, u, ident = estimator.errors_pct, estimator.uncertainty_pct, estimator.identifiable
@@ -281,7 +288,7 @@ def _decide(
             streaks.pop(meter, None)
             continue
         if decision == Decision.OUT_OF_TOLERANCE:
-            streaks[meter] = streaks.get(meter, 0) + 1
+            streaks[meter] = streaks.get(meter, 0) + int(reported[i])
             if streaks[meter] < config.confirm_days:
                 continue  # not confirmed yet
         else:

@@ -126,3 +126,34 @@ def test_a_prosumer_contributes_its_net_energy_without_gaps() -> None:
     (block,) = map(net_block, imports.ready, exports.ready)
     np.testing.assert_array_equal(block.meters_wh[:, 0], [5, -40, -50, 5])
     np.testing.assert_array_equal(block.master_wh, [10, 10, 10, 10])
+
+
+def test_only_days_the_meter_reported_confirm_an_order() -> None:
+    spec = AreaSpec(n_meters=30, days=8, oot_fraction=0.3, missing_rate=0.0)
+    area = generate_area(np.random.default_rng(2), spec)
+    registry = AreaRegistry(master="M", default_mpe_pct=2.0)
+    config = EstimationConfig(confirm_days=2)
+
+    def orders(frames: list[ReadingFrame]) -> dict[str, str]:
+        state, found = None, {}
+        for frame in frames:
+            result = estimation_step(frame, state, registry, config)
+            state = result.state
+            found |= {e["subject"]: e["time"] for e in result.events
+                      if e["type"] == "meterwatch.meter.out_of_tolerance.v1"}  # fmt: skip
+        return found
+
+    frames = _daily_frames(area, 8)
+    reporting = orders(frames)
+    assert reporting == {"m09": "2026-10-04T00:00:00Z", "m23": "2026-10-04T00:00:00Z"}
+    silent = "m09"
+    for frame in frames[2:]:  # from day 2 on, the meter's readings never arrive
+        keep = frame.meter != silent
+        for name in ("meter", "ts", "import_wh", "export_wh", "voltage_v", "current_a"):
+            object.__setattr__(frame, name, getattr(frame, name)[keep])
+    got = orders(frames)
+    assert silent not in got
+    assert got["m23"] == "2026-10-04T00:00:00Z"
+    # The silent meter's consumption still flows through the master and is only guessed from
+    # its mean: the guess's error moves a neighbour too (m06 is ordered on day 5 here).
+    assert set(got) == {"m23", "m06"}
