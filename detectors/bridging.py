@@ -18,7 +18,8 @@ increment since the last read, so it carries the energy of the whole bridged spa
 
 A span still open at the end of a block is guessed as unknown cells; the caller keeps the
 guessed energy as a debt and subtracts it from the value that closes the span in a later
-block (:func:`settle_debts`), so every span total stays exact.
+block (:func:`settle_debts`), so every span total stays exact. (The estimator first corrects
+the debt by what the balance says about the guess's level: ``detectors.energy_balance``.)
 """
 
 from __future__ import annotations

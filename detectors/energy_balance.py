@@ -42,6 +42,28 @@ span still open when a block ends is guessed from the meter's mean (unknown cell
 ``var_i`` each); the guess is kept as a debt and subtracted from the value that finally
 closes the span, so every total stays exact and nothing is held back between blocks.
 
+**Guessed levels.** The error of a guess over a long open span is not independent from cell
+to cell: an outage or a week away makes every guessed cell wrong *the same way* (the guess is
+the mean, the truth 0). Modelled as independent, such rows pull the meter's θ (and its
+neighbours') hard, and the reading that closes the span carries the whole error into one
+row, where winsorising stops it. So a meter's guessed cells in a block share a level
+nuisance: they enter the balance as ``(θ_i + η_i)·g_t``, ``η_i ~ N(0, (guess_level_sd·θ̂_i)²)``
+(sd 1: the level may be off by all of the guess), added to the block's parameters and
+marginalised out exactly (Schur) at its end, like the per-day loss effect. The rows then
+teach θ only what does not depend on the guess's level. A level is added where it outweighs
+the cells' own spread (``r·(sd·mean_i)² ≥ var_i`` over r > 1 cells; one cell's error is its
+own, already in its variance), so blocks without long guesses are processed as before.
+*Settlement*: before marginalising, the block's joint posterior (θ, loss terms, levels)
+estimates each open span's level, ``η̂_i ± s_i``; the debt becomes the guess as the balance
+corrected it, ``G_i·(1 + η̂_i/θ̂_i)``, with variance ``(G_i·s_i/θ̂_i)²`` (summed over the
+blocks the span stays open). The closing value thus repays only what the balance says was
+used, not the guess the level absorbed (an outage's debt is ≈ 0). What the correction may
+still miss is one amount spread over the rows the closing value is split on, so it is a
+level nuisance there too (prior sd = that variance's root) and does not land in one row.
+Alternatives considered: a nuisance kept alive until the span closes (exact, but parameters
+and snapshot state that outlive a block), and writing the debt off (dropping the closing
+value's information on every gap).
+
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
 Birge ratio (whitened residual variance per effective interval) and ``r`` the one-step-ahead
 check of :mod:`detectors.noise_level` (neither may shrink the model's variance);
@@ -59,7 +81,7 @@ are reported relative to that median (whose uncertainty replaces the master's Ty
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import pairwise
 from typing import Any
 
@@ -83,7 +105,7 @@ from meterwatch.errors import DetectorError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-_KIND, _VERSION = "area_error_estimator", 3  # v3: the noise window of 2-hour runs
+_KIND, _VERSION = "area_error_estimator", 4  # v4: debts carry their guess's variance
 _LOSS_TERMS = 5  # a, b, b_c, b_s, δ_day
 _RUNS_PER_DAY = 12  # the white level is estimated from residuals summed over 2-hour runs
 
@@ -105,6 +127,7 @@ class EstimatorConfig:
     white_noise_fraction: float = 7e-4
     noise_window_days: float = 14.0
     split_cv: float = 0.5
+    guess_level_sd: float = 1.0
     huber_c: float = 3.0
     identifiable_variance_ratio: float = 0.25
     min_meters_common: int = 20
@@ -148,7 +171,9 @@ class AreaErrorEstimator:
         self._carry = start_carry(width, n)
         self._stats = np.zeros((3, n + 1))  # forgotten count, sum, sum² of [master, meters]
         self._states = np.full(n + 1, ANCHORED, dtype=np.int64)  # the first block follows a read
-        self._debt = np.zeros((2, n + 1))  # energy guessed for spans still open, and their rows
+        # energy guessed for spans still open, their rows, and the variance of the guess's
+        # level after the balance has corrected it (see _marginalise_levels)
+        self._debt = np.zeros((3, n + 1))
         self._residuals = np.zeros(0)
         self._refresh()
 
@@ -236,19 +261,20 @@ class AreaErrorEstimator:
             np.column_stack([master, meters]), self._debt[0], self._debt[1] > 0
         )
         owed_rows = np.where(settled, self._debt[1], 0.0)
+        owed_var = np.where(settled, self._debt[2], 0.0)
         self._debt[:, settled] = 0.0
         phi = None
         if np.isnan(rows).all():  # nothing was read: only the debts and the clock move on
             self._debt[1] += len(rows) * (self._states == ANCHORED)
             self._clock = (self._clock + len(rows)) % self.config.intervals_per_day
         elif len(rows):
-            phi = self._process(rows, owed_rows)
+            phi = self._process(rows, owed_rows, owed_var)
         self._states[~np.isnan(rows).all(axis=0)] = ANCHORED
         self._refresh()
         if phi is not None:
             self._residuals = rows[:, 0] - phi @ self._x
 
-    def _process(self, rows: FloatArray, owed_rows: FloatArray) -> FloatArray:
+    def _process(self, rows: FloatArray, owed_rows: FloatArray, owed_var: FloatArray) -> FloatArray:
         """Fill, robustify, whiten and add one block of rows; returns its regressors."""
         cfg, n = self.config, len(self._ids)
         p, t_len = n + _LOSS_TERMS, len(rows)
@@ -260,7 +286,6 @@ class AreaErrorEstimator:
         filled, kind, bridge = fill_area(rows, mean, self._states)
         guess, run = open_debts(rows, filled)
         owes = (run > 0) & (self._states == ANCHORED)  # a new meter's leading gap is no debt
-        self._debt += np.where(owes, np.stack([guess, run]), 0.0)
         self._stats = cfg.forgetting**t_len * self._stats + np.stack(
             [
                 single.sum(axis=0),
@@ -291,6 +316,8 @@ class AreaErrorEstimator:
         self._clock = int(clock[-1] + 1) % cfg.intervals_per_day
         pred = phi[:, :p] @ self._x
         par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
+        nuisance, levels, level_sd = self._level_nuisances(kind, filled, mean, var, first, owed_var)
+        level_pred = levels**2 @ level_sd**2  # their prior variance in each row's balance
         level_prev = np.concatenate(
             ([self._carry.level if self._carry.alpha > 0 else level[0]], level[:-1])
         )
@@ -302,14 +329,14 @@ class AreaErrorEstimator:
             self._chol_inv,
             level,
             level_prev,
-            unmodelled,
+            unmodelled + self._noise.run_length * level_pred,  # it adds up within a run
             floor=(cfg.white_noise_fraction * self._s_ref) ** 2,
         )
         if discount != 1.0:  # the history was weighted for a smaller white noise
             self._info *= discount
             self._tau *= discount
         white = self._noise.white + unmodelled
-        limit = cfg.huber_c * np.sqrt(white + level + level_prev + par_var)
+        limit = cfg.huber_c * np.sqrt(white + level + level_prev + par_var + level_pred)
         phi[:, p] = pred + np.clip(filled[:, 0] - pred, -limit, limit)
         step = cfg.register_resolution_wh
         # a meter using less than one register step per interval barely ticks
@@ -319,17 +346,102 @@ class AreaErrorEstimator:
         decay = np.zeros((len(days), t_len))  # forgetting within each day's rows
         for i, (lo, hi) in enumerate(days):
             decay[i, lo:hi] = cfg.forgetting ** np.arange(hi - lo - 1, -1, -1, dtype=np.float64)
-        z, tau, self._carry = whiten(
-            phi,
+        k = nuisance.size
+        aug, carry = phi, self._carry
+        if k:  # [θ…, loss…, level nuisances…, y]; the carried row knows no nuisance
+            aug = np.hstack([phi[:, :p], levels, phi[:, p:]])
+            carry = replace(carry, row=np.concatenate([carry.row[:p], np.zeros(k), carry.row[p:]]))
+            keep = np.r_[0:p, p + k]
+            info = np.zeros((p + k + 1, p + k + 1))
+            info[np.ix_(keep, keep)] = self._info
+            self._info = info
+        z, tau, carry = whiten(
+            aug,
             white,
             level,
             quant * read,
-            self._carry,
+            carry,
             restart=(p - 1, clock % cfg.intervals_per_day == 0),
             tau_weights=decay,
         )
         self._accumulate(z, tau, clock, days, decay)
+        self._debt[:2] += np.where(owes, np.stack([guess, run]), 0.0)
+        if k:
+            carry.row = carry.row[keep]
+            self._marginalise_levels(nuisance, level_sd, guess, owes)
+        self._carry = carry
         return phi[:, :p]
+
+    def _level_nuisances(
+        self,
+        kind: npt.NDArray[np.int64],
+        filled: FloatArray,
+        mean: FloatArray,
+        var: FloatArray,
+        first: npt.NDArray[np.intp],
+        owed_var: FloatArray,
+    ) -> tuple[npt.NDArray[np.intp], FloatArray, FloatArray]:
+        """The block's level nuisances: (meter or −1, column (T, k), prior sd (k,)).
+
+        A meter's guessed (unknown) cells share one unknown level, ``η_i·g_t`` (prior sd
+        ``guess_level_sd·θ̂_i``), where that level outweighs the cells' own spread: over
+        r > 1 cells, ``r²·(sd·mean)² ≥ r·var`` (one cell's error is its own, already in
+        ``unknown``). A settled debt's level correction errs by one amount spread evenly over
+        the rows its remainder is split on: a nuisance of prior sd ``θ̂_i`` on the column
+        ``√owed_var/rows`` there (meter −1: it corrects no debt).
+        """
+        cfg, n, t_len = self.config, len(self._ids), len(filled)
+        theta = np.maximum(self._x[:n], 1e-3)
+        guessed = kind[:, 1:] == UNKNOWN
+        count = guessed.sum(axis=0)
+        tail = np.flatnonzero(
+            (count > 1) & (count * (cfg.guess_level_sd * mean[1:]) ** 2 >= var[1:])
+        )
+        settled = np.flatnonzero(owed_var[1:] > 0)
+        ends = first[1 + settled]
+        span = np.arange(t_len)[:, None] <= ends[None, :]
+        return (
+            np.concatenate([tail, np.full(settled.size, -1)]),
+            np.hstack(
+                [
+                    np.where(guessed[:, tail], filled[:, 1 + tail], 0.0),
+                    span * (np.sqrt(owed_var[1 + settled]) / (ends + 1))[None, :],
+                ]
+            ),
+            np.concatenate([cfg.guess_level_sd * theta[tail], theta[settled]]),
+        )
+
+    def _marginalise_levels(
+        self, meters: npt.NDArray[np.intp], sd: FloatArray, guess: FloatArray, owes: BoolArray
+    ) -> None:
+        """Marginalise the block's level nuisances (prior ``N(0, sd²)``, after the parameters
+        in ``self._info``) and correct the debts of the meters whose span is still open.
+
+        A meter's guessed cells are ``θ_i·g_t + η_i·g_t`` in the balance: ``η_i/θ_i`` is the
+        relative error of the guess's level. The joint posterior of θ, the loss terms and the
+        levels (all data so far, priors added, Birge-scaled) gives ``η̂_i ± s_i``; the energy the
+        closing value must repay is the guess as the balance corrected it,
+        ``G_i·(1 + η̂_i/θ̂_i)``, and ``(G_i·s_i/θ̂_i)²`` travels with the debt.
+        """
+        p, k = len(self._x), meters.size
+        big, nu, keep = self._info, slice(p, p + k), np.r_[0:p, p + k]
+        prec = big[nu, nu] + np.diag(sd**-2.0)
+        cross = big[np.ix_(keep, np.arange(p, p + k))]
+        debts = np.flatnonzero(meters >= 0)
+        debts = debts[owes[meters[debts] + 1]]
+        if debts.size:  # the levels' joint posterior with θ and the loss terms
+            mean, prior = self._prior()
+            joint = big[: p + k, : p + k].copy()
+            joint.flat[:: p + k + 1] += np.concatenate([prior, sd**-2.0])
+            rhs = big[: p + k, -1] + np.concatenate([prior * mean, np.zeros(k)])
+            chol_inv = lower_inverse(np.asarray(np.linalg.cholesky(joint), dtype=np.float64))
+            eta = (chol_inv.T @ (chol_inv @ rhs))[p + debts]
+            eta_var = self._birge * (chol_inv[:, p + debts] ** 2).sum(axis=0)
+            cols = meters[debts] + 1
+            theta, g = np.maximum(self._x[cols - 1], 1e-3), guess[cols]
+            self._debt[0, cols] += g * eta / theta
+            self._debt[2, cols] += g**2 * eta_var / theta**2
+        self._info = big[np.ix_(keep, keep)] - cross @ np.linalg.solve(prec, cross.T)
 
     def _level_var(self, mean: FloatArray) -> float:
         """Per-boundary variance of the balance's register noise (quantisation, jitter)."""
@@ -517,7 +629,9 @@ class AreaErrorEstimator:
         """Rebuild an estimator from :meth:`snapshot`; it continues exactly as the original."""
         if state.get("kind") == _KIND and state.get("version") in (1, 2):
             # v1 had a fixed white level, v2 a window of single rows: a new window starts
-            state = {k: v for k, v in state.items() if k != "noise"} | {"version": _VERSION}
+            state = {k: v for k, v in state.items() if k != "noise"} | {"version": 3}
+        if state.get("kind") == _KIND and state.get("version") == 3:
+            state = state | {"version": _VERSION}  # its debts had no level correction
         check_version(state, _KIND, _VERSION)
         est = cls(state["meter_ids"], EstimatorConfig(**state["config"]))
         n = len(est._ids)
@@ -534,7 +648,8 @@ class AreaErrorEstimator:
         )
         est._stats = floats_in(state["stats"], 0.0).reshape(3, n + 1)
         est._states = np.array(state["states"], dtype=np.int64)
-        est._debt = floats_in(state["debt"], 0.0).reshape(2, n + 1)
+        debt = floats_in(state["debt"], 0.0).reshape(-1, n + 1)
+        est._debt = np.vstack([debt, np.zeros((3 - len(debt), n + 1))])  # v3 had no variance
         est._refresh()
         est._residuals = floats_in(state["residuals"], math.nan)
         return est

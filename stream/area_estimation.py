@@ -38,7 +38,7 @@ from stream.area_watch import DriftWatch, TamperWatch, WatchConfig
 from stream.cloudevents import make_event
 from stream.intervals import AssemblerConfig, IntervalAssembler, IntervalBlock
 
-DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/3"  # its snapshot version
+DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/4"  # its snapshot version
 RULE: Final = "JCGM 106 guarded decision, w = k*u"
 
 
