@@ -99,6 +99,7 @@ from detectors.bridging import (
     typical_increments,
 )
 from detectors.gls import WhiteningCarry, lower_inverse, start_carry, whiten
+from detectors.guess_levels import level_nuisances, marginalise_levels
 from detectors.master_meter import common_shift
 from detectors.noise_level import NoiseLevel
 from meterwatch.errors import DetectorError
@@ -316,7 +317,10 @@ class AreaErrorEstimator:
         self._clock = int(clock[-1] + 1) % cfg.intervals_per_day
         pred = phi[:, :p] @ self._x
         par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
-        nuisance, levels, level_sd = self._level_nuisances(kind, filled, mean, var, first, owed_var)
+        nuisance, levels, level_sd = level_nuisances(
+            kind, filled, mean, var, first, owed_var,
+            np.maximum(self._x[:n], 1e-3), cfg.guess_level_sd,
+        )  # fmt: skip
         level_pred = levels**2 @ level_sd**2  # their prior variance in each row's balance
         level_prev = np.concatenate(
             ([self._carry.level if self._carry.alpha > 0 else level[0]], level[:-1])
@@ -372,50 +376,11 @@ class AreaErrorEstimator:
         self._carry = carry
         return phi[:, :p]
 
-    def _level_nuisances(
-        self,
-        kind: npt.NDArray[np.int64],
-        filled: FloatArray,
-        mean: FloatArray,
-        var: FloatArray,
-        first: npt.NDArray[np.intp],
-        owed_var: FloatArray,
-    ) -> tuple[npt.NDArray[np.intp], FloatArray, FloatArray]:
-        """The block's level nuisances: (meter or −1, column (T, k), prior sd (k,)).
-
-        A meter's guessed (unknown) cells share one unknown level, ``η_i·g_t`` (prior sd
-        ``guess_level_sd·θ̂_i``), where that level outweighs the cells' own spread: over
-        r > 1 cells, ``r²·(sd·mean)² ≥ r·var`` (one cell's error is its own, already in
-        ``unknown``). A settled debt's level correction errs by one amount spread evenly over
-        the rows its remainder is split on: a nuisance of prior sd ``θ̂_i`` on the column
-        ``√owed_var/rows`` there (meter −1: it corrects no debt).
-        """
-        cfg, n, t_len = self.config, len(self._ids), len(filled)
-        theta = np.maximum(self._x[:n], 1e-3)
-        guessed = kind[:, 1:] == UNKNOWN
-        count = guessed.sum(axis=0)
-        tail = np.flatnonzero(
-            (count > 1) & (count * (cfg.guess_level_sd * mean[1:]) ** 2 >= var[1:])
-        )
-        settled = np.flatnonzero(owed_var[1:] > 0)
-        ends = first[1 + settled]
-        span = np.arange(t_len)[:, None] <= ends[None, :]
-        return (
-            np.concatenate([tail, np.full(settled.size, -1)]),
-            np.hstack(
-                [
-                    np.where(guessed[:, tail], filled[:, 1 + tail], 0.0),
-                    span * (np.sqrt(owed_var[1 + settled]) / (ends + 1))[None, :],
-                ]
-            ),
-            np.concatenate([cfg.guess_level_sd * theta[tail], theta[settled]]),
-        )
-
     def _marginalise_levels(
         self, meters: npt.NDArray[np.intp], sd: FloatArray, guess: FloatArray, owes: BoolArray
     ) -> None:
-        """Marginalise the block's level nuisances (prior ``N(0, sd²)``, after the parameters
-        in ``self._info``) and correct the debts of the meters whose span is still open.
+        """Marginalise the block's level nuisances and correct the debts of the meters whose
+        span is still open.
 
         A meter's guessed cells are ``θ_i·g_t + η_i·g_t`` in the balance: ``η_i/θ_i`` is the
         relative error of the guess's level. The joint posterior of θ, the loss terms and the
@@ -423,25 +388,16 @@ class AreaErrorEstimator:
         closing value must repay is the guess as the balance corrected it,
         ``G_i·(1 + η̂_i/θ̂_i)``, and ``(G_i·s_i/θ̂_i)²`` travels with the debt.
         """
-        p, k = len(self._x), meters.size
-        big, nu, keep = self._info, slice(p, p + k), np.r_[0:p, p + k]
-        prec = big[nu, nu] + np.diag(sd**-2.0)
-        cross = big[np.ix_(keep, np.arange(p, p + k))]
         debts = np.flatnonzero(meters >= 0)
         debts = debts[owes[meters[debts] + 1]]
-        if debts.size:  # the levels' joint posterior with θ and the loss terms
-            mean, prior = self._prior()
-            joint = big[: p + k, : p + k].copy()
-            joint.flat[:: p + k + 1] += np.concatenate([prior, sd**-2.0])
-            rhs = big[: p + k, -1] + np.concatenate([prior * mean, np.zeros(k)])
-            chol_inv = lower_inverse(np.asarray(np.linalg.cholesky(joint), dtype=np.float64))
-            eta = (chol_inv.T @ (chol_inv @ rhs))[p + debts]
-            eta_var = self._birge * (chol_inv[:, p + debts] ** 2).sum(axis=0)
-            cols = meters[debts] + 1
-            theta, g = np.maximum(self._x[cols - 1], 1e-3), guess[cols]
-            self._debt[0, cols] += g * eta / theta
-            self._debt[2, cols] += g**2 * eta_var / theta**2
-        self._info = big[np.ix_(keep, keep)] - cross @ np.linalg.solve(prec, cross.T)
+        mean, prior = self._prior()
+        self._info, eta, eta_var = marginalise_levels(
+            self._info, sd, debts, mean, prior, self._birge
+        )
+        cols = meters[debts] + 1
+        theta, g = np.maximum(self._x[cols - 1], 1e-3), guess[cols]
+        self._debt[0, cols] += g * eta / theta
+        self._debt[2, cols] += g**2 * eta_var / theta**2
 
     def _level_var(self, mean: FloatArray) -> float:
         """Per-boundary variance of the balance's register noise (quantisation, jitter)."""

@@ -1,0 +1,89 @@
+"""Level nuisances of guessed cells in the energy balance (pure numpy).
+
+See "Guessed levels" in :mod:`detectors.energy_balance`: a meter's guessed (unknown) cells in
+one block share an unknown level, ``η_i·g_t``, that is added to the block's parameters and
+marginalised out at its end; a settled debt's remaining level error is one more such
+nuisance over the rows its closing value is split on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.bridging import UNKNOWN
+from detectors.gls import lower_inverse
+
+FloatArray = npt.NDArray[np.float64]
+IntpArray = npt.NDArray[np.intp]
+
+
+def level_nuisances(
+    kind: npt.NDArray[np.int64],
+    filled: FloatArray,
+    mean: FloatArray,
+    var: FloatArray,
+    first: IntpArray,
+    owed_var: FloatArray,
+    theta: FloatArray,
+    guess_level_sd: float,
+) -> tuple[IntpArray, FloatArray, FloatArray]:
+    """The block's level nuisances: (meter or −1, column (T, k), prior sd (k,)).
+
+    Columns 0 of ``kind``, ``filled``, ``mean``, ``var``, ``first`` and ``owed_var`` are the
+    master's; ``theta`` (n,) the meters' current θ̂ (kept away from 0). A meter's guessed
+    cells share one unknown level, ``η_i·g_t`` (prior sd ``guess_level_sd·θ̂_i``), where that
+    level outweighs the cells' own spread: over r > 1 cells, ``r²·(sd·mean)² ≥ r·var`` (one
+    cell's error is its own, already in its variance). A settled debt's level correction
+    errs by one amount spread evenly over the rows its remainder is split on: a nuisance of
+    prior sd ``θ̂_i`` on the column ``√owed_var/rows`` there (meter −1: it corrects no debt).
+    """
+    t_len = len(filled)
+    guessed = kind[:, 1:] == UNKNOWN
+    count = guessed.sum(axis=0)
+    tail = np.flatnonzero((count > 1) & (count * (guess_level_sd * mean[1:]) ** 2 >= var[1:]))
+    settled = np.flatnonzero(owed_var[1:] > 0)
+    ends = first[1 + settled]
+    span = np.arange(t_len)[:, None] <= ends[None, :]
+    return (
+        np.concatenate([tail, np.full(settled.size, -1)]),
+        np.hstack(
+            [
+                np.where(guessed[:, tail], filled[:, 1 + tail], 0.0),
+                span * (np.sqrt(owed_var[1 + settled]) / (ends + 1))[None, :],
+            ]
+        ),
+        np.concatenate([guess_level_sd * theta[tail], theta[settled]]),
+    )
+
+
+def marginalise_levels(
+    info: FloatArray,
+    sd: FloatArray,
+    wanted: IntpArray,
+    prior_mean: FloatArray,
+    prior_prec: FloatArray,
+    birge: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Marginalise k level nuisances out of ``info`` (the p parameters, then the k nuisances,
+    then the data column); returns (reduced info, η̂ and its variance for the nuisances
+    ``wanted``).
+
+    The nuisances' prior is ``N(0, sd²)``. ``η̂ ± s`` come from the joint posterior of the p
+    parameters (prior ``prior_mean``, ``prior_prec``) and the nuisances, scaled by ``birge``.
+    """
+    k = sd.size
+    p = len(info) - 1 - k
+    nu, keep = slice(p, p + k), np.r_[0:p, p + k]
+    prec = info[nu, nu] + np.diag(sd**-2.0)
+    cross = info[np.ix_(keep, np.arange(p, p + k))]
+    eta, eta_var = np.zeros(0), np.zeros(0)
+    if wanted.size:  # the levels' joint posterior with the parameters
+        joint = info[: p + k, : p + k].copy()
+        joint.flat[:: p + k + 1] += np.concatenate([prior_prec, sd**-2.0])
+        rhs = info[: p + k, -1] + np.concatenate([prior_prec * prior_mean, np.zeros(k)])
+        chol_inv = lower_inverse(np.asarray(np.linalg.cholesky(joint), dtype=np.float64))
+        eta = (chol_inv.T @ (chol_inv @ rhs))[p + wanted]
+        eta_var = birge * (chol_inv[:, p + wanted] ** 2).sum(axis=0)
+    reduced = info[np.ix_(keep, keep)] - cross @ np.linalg.solve(prec, cross.T)
+    return reduced, eta, eta_var

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.bridging import OBSERVED, UNKNOWN
+from detectors.guess_levels import level_nuisances, marginalise_levels
+
+
+def test_long_guesses_and_settled_debts_get_a_level_and_single_cells_do_not() -> None:
+    kind = np.full((4, 4), OBSERVED)  # master, then meters a, b, c
+    kind[1:, 1] = UNKNOWN  # a: three guessed cells
+    kind[3, 2] = UNKNOWN  # b: one guessed cell
+    filled = np.arange(16, dtype=float).reshape(4, 4)
+    mean, var = np.full(4, 10.0), np.full(4, 4.0)
+    first = np.array([0, 0, 0, 1])
+    owed_var = np.array([0.0, 0.0, 0.0, 36.0])  # c settled a debt in its row 1
+    meters, columns, sd = level_nuisances(
+        kind, filled, mean, var, first, owed_var, np.array([1.0, 1.0, 0.98]), 1.0
+    )
+    assert meters.tolist() == [0, -1]
+    np.testing.assert_array_equal(columns[:, 0], [0.0, 5.0, 9.0, 13.0])
+    np.testing.assert_array_equal(columns[:, 1], [3.0, 3.0, 0.0, 0.0])  # √36 over 2 rows
+    np.testing.assert_array_equal(sd, [1.0, 0.98])
+
+
+def test_marginalising_a_nuisance_is_the_schur_complement() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(20, 4))  # two parameters, one nuisance, the data column
+    info = a.T @ a
+    reduced, eta, eta_var = marginalise_levels(
+        info, np.array([2.0]), np.array([0]), np.zeros(2), np.ones(2), 1.0
+    )
+    m = info.copy()
+    m[2, 2] += 0.25
+    keep = [0, 1, 3]
+    want = m[np.ix_(keep, keep)] - np.outer(m[keep, 2], m[2, keep]) / m[2, 2]
+    np.testing.assert_allclose(reduced, want, rtol=1e-12)
+    joint = info[:3, :3] + np.diag([1.0, 1.0, 0.25])
+    np.testing.assert_allclose(eta, np.linalg.solve(joint, info[:3, 3])[2:], rtol=1e-10)
+    np.testing.assert_allclose(eta_var, np.linalg.inv(joint)[2, 2], rtol=1e-10)
