@@ -81,14 +81,8 @@ class DriftWatch:
         away = np.abs(fc.error_now_pct) >= cfg.min_level_fraction * mpe_pct
         warn = np.isfinite(ttc) & (ttc <= cfg.horizon_days) & away
         started = []
-        for i, meter in enumerate(meters):
-            if not warn[i]:
-                self._warned.discard(meter)
-                continue
-            if meter in self._warned:
-                continue
-            self._warned.add(meter)
-            days = float(ttc[i])
+        for i in _episode_starts(meters, warn, self._warned):
+            meter, days = meters[i], float(ttc[i])
             started.append((meter, {
                 "slope_pct_per_day": float(fc.slope_pct_per_day[i]),
                 "slope_uncertainty_pct_per_day": float(fc.slope_uncertainty_pct_per_day[i]),
@@ -154,14 +148,8 @@ class TamperWatch:
         drop = self._forest.features[:, _DROP]
         flagged = self._forest.is_outlier & (drop <= math.log(1.0 - self._config.min_drop))
         started = []
-        for i, meter in enumerate(meters):
-            if not flagged[i]:
-                self._suspected.discard(meter)
-                continue
-            if meter in self._suspected:
-                continue
-            self._suspected.add(meter)
-            started.append((meter, {
+        for i in _episode_starts(meters, flagged, self._suspected):
+            started.append((meters[i], {
                 "anomaly_score": float(self._forest.scores[i]),
                 "features": {
                     name: (value if math.isfinite(value) else None)
@@ -189,6 +177,20 @@ class TamperWatch:
         obj._forest = TamperForest.restore(state["forest"])
         obj._suspected = set(state["suspected"])
         return obj
+
+
+def _episode_starts(
+    meters: tuple[str, ...], on: npt.NDArray[np.bool_], open_episodes: set[str]
+) -> list[int]:
+    """Positions of the meters whose episode starts now; ``open_episodes`` is updated."""
+    starts = []
+    for i, meter in enumerate(meters):
+        if not on[i]:
+            open_episodes.discard(meter)
+        elif meter not in open_episodes:
+            open_episodes.add(meter)
+            starts.append(i)
+    return starts
 
 
 def _date(ts: float) -> str | None:

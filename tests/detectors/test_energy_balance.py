@@ -267,17 +267,25 @@ def test_older_snapshots_still_restore(area) -> None:  # type: ignore[no-untyped
     assert twin.snapshot()["debt"][-201:] == [0.0] * 201
 
 
+def _with_outage(days: int):  # type: ignore[no-untyped-def]
+    """An area of 100 where one household (the 10th-largest) draws nothing and is unread for
+    3 days from mid-day 8; returns (area, its column, master, meters)."""
+    area = generate_area(np.random.default_rng(11), AreaSpec(n_meters=100, days=days))
+    i = int(np.argsort(area.true_load_wh.mean(axis=0))[-10])
+    lo, hi = 8 * DAY + 40, 11 * DAY + 40
+    master, meters = area.master_wh.copy(), area.meters_wh.copy()
+    master[lo:hi] -= area.true_load_wh[lo:hi, i]
+    meters[lo:hi, i] = np.nan
+    return area, i, master, meters
+
+
 @pytest.fixture(scope="module")
 def gap_runs():  # type: ignore[no-untyped-def]
     """One household (the 10th-largest of 100) unread for 3 days from mid-day 8: once in an
     outage (it draws nothing; its closing reading carries 0), once in a communication gap
     (it draws as usual; its closing reading carries the span), and without the gap."""
-    area = generate_area(np.random.default_rng(11), AreaSpec(n_meters=100, days=20))
-    i = int(np.argsort(area.true_load_wh.mean(axis=0))[-10])
+    area, i, outage_master, outage = _with_outage(20)
     lo, hi = 8 * DAY + 40, 11 * DAY + 40
-    outage_master, outage = area.master_wh.copy(), area.meters_wh.copy()
-    outage_master[lo:hi] -= area.true_load_wh[lo:hi, i]
-    outage[lo:hi, i] = np.nan
     comm = area.meters_wh.copy()
     comm[hi, i] = np.nansum(comm[lo : hi + 1, i])
     comm[lo:hi, i] = np.nan
@@ -321,12 +329,7 @@ def test_a_communication_gap_still_bridges(gap_runs) -> None:  # type: ignore[no
 
 
 def test_snapshot_mid_outage_continues_identically() -> None:
-    area = generate_area(np.random.default_rng(11), AreaSpec(n_meters=100, days=12))
-    i = int(np.argsort(area.true_load_wh.mean(axis=0))[-10])
-    lo, hi = 8 * DAY + 40, 11 * DAY + 40
-    master, meters = area.master_wh.copy(), area.meters_wh.copy()
-    master[lo:hi] -= area.true_load_wh[lo:hi, i]
-    meters[lo:hi, i] = np.nan
+    area, i, master, meters = _with_outage(12)
     est = AreaErrorEstimator(area.meter_ids)
     feed(est, master, meters, 10)
     assert est.snapshot()["version"] == 4
