@@ -64,6 +64,16 @@ Alternatives considered: a nuisance kept alive until the span closes (exact, but
 and snapshot state that outlive a block), and writing the debt off (dropping the closing
 value's information on every gap).
 
+**Breaks** (:mod:`detectors.breaks`). Before a block is added, its a-priori residuals are
+tested for a step of one meter's θ by at least ``break_min_change`` (30 %: a bypass, reversed
+wiring, a swapped meter; metrological drift is slower by orders of magnitude) at ``break_z``
+standard uncertainties. Such a meter is re-opened: its parameter is marginalised out of the
+information (what its past data said about the others stays), its prior is widened to
+``break_prior_sd`` (θ has left 1; a reversed meter's is −1), and its rows before the break
+are taken at the old θ, so it follows its new θ within a block or two instead of dragging
+its neighbours along for weeks. The break is reported (:attr:`AreaErrorEstimator.breaks`);
+``detect_breaks`` turns this off.
+
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
 Birge ratio (whitened residual variance per effective interval) and ``r`` the one-step-ahead
 check of :mod:`detectors.noise_level` (neither may shrink the model's variance);
@@ -89,6 +99,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors._snapshot import check_version, floats_in, floats_out
+from detectors.breaks import Break, find_break
 from detectors.bridging import (
     ANCHORED,
     NEW,
@@ -106,7 +117,7 @@ from meterwatch.errors import DetectorError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-_KIND, _VERSION = "area_error_estimator", 4  # v4: debts carry their guess's variance
+_KIND, _VERSION = "area_error_estimator", 5  # v4: debts carry their guess's variance; v5: breaks
 _LOSS_TERMS = 5  # a, b, b_c, b_s, δ_day
 _RUNS_PER_DAY = 12  # the white level is estimated from residuals summed over 2-hour runs
 
@@ -130,6 +141,10 @@ class EstimatorConfig:
     split_cv: float = 0.5
     guess_level_sd: float = 1.0
     huber_c: float = 3.0
+    detect_breaks: bool = True
+    break_min_change: float = 0.3
+    break_z: float = 8.0
+    break_prior_sd: float = 2.0
     identifiable_variance_ratio: float = 0.25
     min_meters_common: int = 20
     master_tolerance_pct: float = 0.2
@@ -176,6 +191,8 @@ class AreaErrorEstimator:
         # level after the balance has corrected it (see _marginalise_levels)
         self._debt = np.zeros((3, n + 1))
         self._residuals = np.zeros(0)
+        self._breaks: list[tuple[str, Break]] = []
+        self._prior_sd = np.full(n, self.config.prior_sd)  # break_prior_sd after a break
         self._refresh()
 
     # ------------------------------------------------------------------ results
@@ -235,6 +252,13 @@ class AreaErrorEstimator:
     def master_suspect(self) -> bool:
         return self._suspect
 
+    @property
+    def breaks(self) -> tuple[tuple[str, Break], ...]:
+        """The meters whose θ broke in the last block (``Break.row``: its first row with the
+        new θ), each re-opened: what was learned of it is forgotten, what its data told about
+        the others is kept (:mod:`detectors.breaks`)."""
+        return tuple(self._breaks)
+
     # ------------------------------------------------------------------ update
     def update(
         self, master_wh: npt.ArrayLike, meters_wh: npt.ArrayLike, start_interval: int | None = None
@@ -258,6 +282,7 @@ class AreaErrorEstimator:
             raise DetectorError("increments must be finite or NaN")
         if start_interval is not None:
             self._clock = start_interval % self.config.intervals_per_day
+        self._breaks = []
         rows, settled = settle_debts(
             np.column_stack([master, meters]), self._debt[0], self._debt[1] > 0
         )
@@ -317,6 +342,12 @@ class AreaErrorEstimator:
         self._clock = int(clock[-1] + 1) % cfg.intervals_per_day
         pred = phi[:, :p] @ self._x
         par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
+        read = (bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN)  # imputed errors are Berkson
+        if cfg.detect_breaks and self._break(
+            phi, filled, read, pred, self._noise.white + unmodelled + level + par_var
+        ):
+            pred = phi[:, :p] @ self._x
+            par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
         nuisance, levels, level_sd = level_nuisances(
             kind, filled, mean, var, first, owed_var,
             np.maximum(self._x[:n], 1e-3), cfg.guess_level_sd,
@@ -345,7 +376,6 @@ class AreaErrorEstimator:
         step = cfg.register_resolution_wh
         # a meter using less than one register step per interval barely ticks
         quant = step**2 / 12.0 * np.minimum(1.0, np.abs(mean[1:]) / max(step, 1e-12))
-        read = (bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN)  # imputed errors are Berkson
         days = self._days(clock)
         decay = np.zeros((len(days), t_len))  # forgetting within each day's rows
         for i, (lo, hi) in enumerate(days):
@@ -375,6 +405,38 @@ class AreaErrorEstimator:
             self._marginalise_levels(nuisance, level_sd, guess, owes)
         self._carry = carry
         return phi[:, :p]
+
+    def _break(
+        self,
+        phi: FloatArray,
+        filled: FloatArray,
+        read: BoolArray,
+        pred: FloatArray,
+        var: FloatArray,
+    ) -> bool:
+        """Re-open the meter whose θ broke in this block, if one did (see :meth:`breaks`).
+
+        Its rows before the break are taken at its old θ (moved to the master's side, in
+        place in ``filled``, ``phi`` and ``read``), so they do not bias the new one.
+        """
+        cfg, n = self.config, len(self._ids)
+        theta_var = self._birge * (self._chol_inv[:, :n] ** 2).sum(axis=0)
+        found = find_break(
+            phi[:, :n], read, filled[:, 0] - pred, var, theta_var,
+            min_change=cfg.break_min_change, z=cfg.break_z,
+        )  # fmt: skip
+        if found is None:
+            return False
+        j, before = found.meter, slice(0, found.row)
+        filled[before, 0] -= self._x[j] * phi[before, j]
+        phi[before, j] = 0.0
+        read[before, j] = False
+        self._schur(j)
+        self._tau[j] = 0.0
+        self._prior_sd[j] = cfg.break_prior_sd  # θ has left 1: the prior must not pull it back
+        self._breaks.append((self._ids[j], found))
+        self._refresh()
+        return True
 
     def _marginalise_levels(
         self, meters: npt.NDArray[np.intp], sd: FloatArray, guess: FloatArray, owes: BoolArray
@@ -485,6 +547,7 @@ class AreaErrorEstimator:
     def _delete(self, i: int) -> None:
         del self._ids[i]
         self._tau = np.delete(self._tau, i)
+        self._prior_sd = np.delete(self._prior_sd, i)
         c = self._carry
         c.row, c.reg_level = np.delete(c.row, i), np.delete(c.reg_level, i)
         c.reg_cov, c.reg_var = np.delete(c.reg_cov, i), np.delete(c.reg_var, i)
@@ -496,6 +559,7 @@ class AreaErrorEstimator:
         self._ids.insert(i, meter_id)
         self._info = np.insert(np.insert(self._info, i, 0.0, axis=0), i, 0.0, axis=1)
         self._tau = np.insert(self._tau, i, 0.0)
+        self._prior_sd = np.insert(self._prior_sd, i, self.config.prior_sd)
         c = self._carry
         c.row, c.reg_level = np.insert(c.row, i, 0.0), np.insert(c.reg_level, i, 0.0)
         c.reg_cov, c.reg_var = np.insert(c.reg_cov, i, 0.0), np.insert(c.reg_var, i, 0.0)
@@ -508,8 +572,8 @@ class AreaErrorEstimator:
         n, cfg = len(self._ids), self.config
         mean = np.zeros(n + _LOSS_TERMS)
         mean[:n] = 1.0
-        prec = np.full(n + _LOSS_TERMS, cfg.prior_sd**-2)
-        prec[n:] = cfg.loss_prior_sd**-2
+        prec = np.full(n + _LOSS_TERMS, cfg.loss_prior_sd**-2)
+        prec[:n] = self._prior_sd**-2
         prec[-1] = cfg.loss_day_sd**-2
         return mean, prec
 
@@ -532,7 +596,8 @@ class AreaErrorEstimator:
         birge = self._fit / self._n_eff if self._n_eff > 0 else 1.0
         self._birge = max(1.0, birge, self._noise.window.overconfidence())
         self._chol_inv = chol_inv  # C = birge·chol_invᵀ·chol_inv
-        theta = np.maximum(self._x[:n], 1e-3)
+        x = self._x[:n]  # θ < 0 is a meter registering backwards: ε = 1/θ − 1 < −100 %
+        theta = np.where(x < 0, np.minimum(x, -1e-3), np.maximum(x, 1e-3))
         var_theta = self._birge * (chol_inv[:, :n] ** 2).sum(axis=0)
         eps = 1.0 / theta - 1.0
         u_stat = np.sqrt(var_theta) / theta**2
@@ -570,6 +635,7 @@ class AreaErrorEstimator:
             "s_ref": floats_out([self._s_ref])[0],
             "clock": self._clock,
             "tau": floats_out(self._tau),
+            "prior_sd": floats_out(self._prior_sd),
             "carry": [c.alpha, c.level],
             "carry_row": floats_out(c.row),
             "carry_meters": floats_out(np.stack([c.reg_level, c.reg_cov, c.reg_var])),
@@ -586,8 +652,8 @@ class AreaErrorEstimator:
         if state.get("kind") == _KIND and state.get("version") in (1, 2):
             # v1 had a fixed white level, v2 a window of single rows: a new window starts
             state = {k: v for k, v in state.items() if k != "noise"} | {"version": 3}
-        if state.get("kind") == _KIND and state.get("version") == 3:
-            state = state | {"version": _VERSION}  # its debts had no level correction
+        if state.get("kind") == _KIND and state.get("version") in (3, 4):
+            state = state | {"version": _VERSION}  # v3's debts had no level correction
         check_version(state, _KIND, _VERSION)
         est = cls(state["meter_ids"], EstimatorConfig(**state["config"]))
         n = len(est._ids)
@@ -597,6 +663,8 @@ class AreaErrorEstimator:
         est._s_ref = math.nan if state["s_ref"] is None else float(state["s_ref"])
         est._noise.load_plain(state)
         est._clock, est._tau = int(state["clock"]), floats_in(state["tau"], 0.0)
+        if "prior_sd" in state:  # from v5
+            est._prior_sd = floats_in(state["prior_sd"], est.config.prior_sd)
         alpha, level = (float(v) for v in state["carry"])
         reg = floats_in(state["carry_meters"], 0.0).reshape(3, n)
         est._carry = WhiteningCarry(

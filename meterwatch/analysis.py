@@ -20,7 +20,7 @@ import numpy as np
 from meterwatch.domain import ReadingFrame
 from meterwatch.errors import ConfigError
 from meterwatch.fleet_oracle import AreaOracle, area_oracle
-from stream.area_estimation import EstimationConfig, net_block
+from stream.area_estimation import EstimationConfig
 from stream.area_worker import AreaWorker
 from stream.intervals import IntervalAssembler, IntervalBlock
 from stream.registry import RegistryBook
@@ -114,8 +114,9 @@ def analyze(
 def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracle]:
     """The offline oracle of every area of a simulated run folder (needs its truth files).
 
-    The same blocks the stream assembles (net import − export), the simulator's true loss per
-    interval (``truth_areas.csv``) and the registers' resolutions (``devices.csv``).
+    The same blocks the stream assembles (:meth:`AreaRegistry.energy_block`), the simulator's
+    true loss per interval (``truth_areas.csv``) and the registers' resolutions
+    (``devices.csv``).
     """
     where = read_registry_areas(run / "registry.csv")
     blocks: dict[tuple[str, str], list[IntervalBlock]] = defaultdict(list)
@@ -130,7 +131,7 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
         )
         imports.update(frame.meter, frame.ts, frame.import_wh)
         exports.update(frame.meter, frame.ts, frame.export_wh)
-        blocks[key] += map(net_block, imports.ready, exports.ready)
+        blocks[key] += map(known.energy_block, imports.ready, exports.ready)
     loss: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     with (run / "truth_areas.csv").open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):

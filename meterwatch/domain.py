@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from meterwatch.errors import DecodeError
+from meterwatch.errors import DecodeError, MeterwatchError
 
 METER_ID_DIGITS: Final = 12
 _ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -26,15 +26,32 @@ TOPIC_ESTIMATES: Final = "meterwatch.estimates"
 TOPIC_EVENTS: Final = "meterwatch.events"
 
 # The meter registry file (``meterwatch registry import``, the simulators' registry.csv, the
-# stream's registry): one row per meter, exactly these columns, is_master 0/1.
+# stream's registry): one row per meter, exactly these columns, is_master 0/1, has_generation
+# 0/1 or empty for "not known" (a PV or other generator behind the meter, so it may export).
+# Files written before has_generation existed (the first twelve columns only) are read as
+# "not known" for every meter.
 REGISTRY_COLUMNS: Final = (
     "meter_id", "utility_id", "utility_name", "area_id", "area_name", "meter_type",
     "accuracy_class", "manufacturer", "model", "production_batch", "install_date", "is_master",
+    "has_generation",
 )  # fmt: skip
+REGISTRY_OPTIONAL_COLUMNS: Final = ("has_generation",)
 
 MeterArray = npt.NDArray[np.str_]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+
+
+def has_generation(value: str) -> bool | None:
+    """The registry's ``has_generation``: 0/1 (also true/false, yes/no), empty for not known."""
+    flag = value.strip().lower()
+    if not flag:
+        return None
+    if flag in ("1", "true", "yes"):
+        return True
+    if flag in ("0", "false", "no"):
+        return False
+    raise MeterwatchError(f"has_generation {value!r} is not 0/1 (or empty for not known)")
 
 
 def is_valid_entity_id(value: str) -> bool:

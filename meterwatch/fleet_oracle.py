@@ -2,9 +2,9 @@
 
 The demo's yardstick (issue 4): "replacement orders cover X % of the meters the oracle decides
 ``out_of_tolerance``". :func:`area_oracle` lines an area's
-:class:`~stream.intervals.IntervalBlock` s up (net import − export increments, as
-:mod:`stream.area_estimation` balances them), subtracts the simulator's true loss of each
-interval (``truth_areas.csv``'s ``loss_wh``, unmetered use included, keyed by the interval's
+:class:`~stream.intervals.IntervalBlock` s up (each meter's energy as
+:meth:`stream.area_estimation.AreaRegistry.energy_block` gives it), subtracts the true loss
+of each interval (``truth_areas.csv``'s ``loss_wh``, unmetered use included, keyed by the interval's
 *end* time) and puts the batch GLS oracle (:func:`detectors.oracle.oracle_decisions`) through
 the same rule and k as the stream. Like the stream, it starts at the master's first increment.
 Reading the files is the caller's business.
@@ -50,7 +50,7 @@ def area_oracle(
     white_var_wh2: float = 0.0,
     k: float = DEFAULT_K,
 ) -> AreaOracle:
-    """Oracle decisions for the area whose (net) ``blocks`` are given, in time order.
+    """Oracle decisions for the area whose ``blocks`` are given, in time order.
 
     ``loss_wh`` maps an interval's end (epoch seconds) to the area's true loss in it;
     ``white_var_wh2`` is whatever noise that loss series does not carry (0 for a fleet run,

@@ -65,13 +65,13 @@ def write_registry(fleet: Fleet, path: Path) -> None:
     registry = zip(
         fleet.meter_id.tolist(), utility.tolist(), area.tolist(), fleet.accuracy_class.tolist(),
         fleet.manufacturer.tolist(), fleet.model.tolist(), fleet.lot.tolist(),
-        fleet.install_date.tolist(), fleet.is_master.tolist(), strict=True,
+        fleet.install_date.tolist(), fleet.is_master.tolist(), fleet.has_pv.tolist(), strict=True,
     )  # fmt: skip
     with path.open("w", encoding="utf-8") as out:
         out.write(",".join(REGISTRY_COLUMNS) + "\n")
         out.writelines(
-            f"{m},{u},{u},{a},{a},{METER_TYPE},{c},{mf},{md},{lot},{day},{int(master)}\n"
-            for m, u, a, c, mf, md, lot, day, master in registry
+            f"{m},{u},{u},{a},{a},{METER_TYPE},{c},{mf},{md},{lot},{day},{int(master)},{int(pv)}\n"
+            for m, u, a, c, mf, md, lot, day, master, pv in registry
         )
     resolution = register_resolution_wh(fleet).astype(np.int64)
     devices = zip(

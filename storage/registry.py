@@ -22,7 +22,12 @@ from pathlib import Path
 import psycopg
 
 from detectors.mpe import mpe_pct
-from meterwatch.domain import REGISTRY_COLUMNS, is_valid_entity_id
+from meterwatch.domain import (
+    REGISTRY_COLUMNS,
+    REGISTRY_OPTIONAL_COLUMNS,
+    has_generation,
+    is_valid_entity_id,
+)
 from meterwatch.errors import MeterwatchError, StorageError
 from supervision.lots import LotRule, RegistryMeter, form_lots
 
@@ -61,6 +66,7 @@ class RegistryRow:
     production_batch: str
     install_date: date
     is_master: bool = False
+    has_generation: bool | None = None  # None: not known
 
 
 @dataclass(frozen=True)
@@ -72,26 +78,34 @@ class ImportSummary:
 
 
 def read_csv_rows(
-    path: Path, columns: tuple[str, ...]
+    path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
 ) -> tuple[list[tuple[int, dict[str, str]]], list[BadRow]]:
-    """The data rows of a CSV file with exactly ``columns`` as header, keyed by line number."""
+    """The data rows of a CSV file with exactly ``columns`` as header, keyed by line number.
+
+    ``optional`` are trailing columns of ``columns`` an older file may lack; its rows get
+    them empty.
+    """
     problems: list[BadRow] = []
     rows: list[tuple[int, dict[str, str]]] = []
+    accepted = {columns, columns[: len(columns) - len(optional)]}
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
-            if header is None or tuple(h.strip() for h in header) != columns:
+            present = tuple(h.strip() for h in header) if header is not None else ()
+            if present not in accepted:
                 raise InvalidFile(path, [BadRow(1, f"header must be exactly: {','.join(columns)}")])
+            absent = dict.fromkeys(columns[len(present) :], "")
             start = reader.line_num + 1
             for record in reader:
                 line, start = start, reader.line_num + 1
                 if not any(field.strip() for field in record):
                     continue
-                if len(record) != len(columns):
-                    problems.append(BadRow(line, f"{len(record)} fields, expected {len(columns)}"))
+                if len(record) != len(present):
+                    problems.append(BadRow(line, f"{len(record)} fields, expected {len(present)}"))
                     continue
-                rows.append((line, {c: v.strip() for c, v in zip(columns, record, strict=True)}))
+                values = {c: v.strip() for c, v in zip(present, record, strict=True)}
+                rows.append((line, {**values, **absent}))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InvalidFile(path, [BadRow(0, f"cannot read the file: {exc}")]) from exc
     if not rows and not problems:
@@ -125,12 +139,13 @@ def _parse_row(line: int, raw: dict[str, str]) -> RegistryRow:
         line, raw["meter_id"], raw["utility_id"], raw["utility_name"], raw["area_id"],
         raw["area_name"], raw["meter_type"], raw["accuracy_class"], raw["manufacturer"],
         raw["model"], raw["production_batch"], installed, _FLAGS[flag],
+        has_generation(raw["has_generation"]),
     )  # fmt: skip
 
 
 def validate_registry(path: Path) -> list[RegistryRow]:
     """Every row of a registry file, or :class:`InvalidFile` listing every bad row."""
-    raw_rows, problems = read_csv_rows(path, REGISTRY_COLUMNS)
+    raw_rows, problems = read_csv_rows(path, REGISTRY_COLUMNS, REGISTRY_OPTIONAL_COLUMNS)
     rows: list[RegistryRow] = []
     meter_lines: dict[str, int] = {}
     utility_names: dict[str, tuple[str, int]] = {}
@@ -217,15 +232,18 @@ def _upsert(conn: psycopg.Connection, rows: list[RegistryRow]) -> None:
         )
         cur.executemany(
             "INSERT INTO meter (meter_id, utility_id, area_id, meter_type, accuracy_class, "
-            "manufacturer, model, production_batch, install_date, is_master) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (meter_id) DO UPDATE SET "
+            "manufacturer, model, production_batch, install_date, is_master, has_generation) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (meter_id) DO UPDATE SET "
             "area_id = EXCLUDED.area_id, meter_type = EXCLUDED.meter_type, "
             "accuracy_class = EXCLUDED.accuracy_class, manufacturer = EXCLUDED.manufacturer, "
             "model = EXCLUDED.model, production_batch = EXCLUDED.production_batch, "
-            "install_date = EXCLUDED.install_date, is_master = EXCLUDED.is_master",
+            "install_date = EXCLUDED.install_date, is_master = EXCLUDED.is_master, "
+            "has_generation = COALESCE(EXCLUDED.has_generation, meter.has_generation)",
             [
                 (r.meter_id, r.utility_id, r.area_id, r.meter_type, r.accuracy_class,
-                 r.manufacturer, r.model, r.production_batch, r.install_date, r.is_master)
+                 r.manufacturer, r.model, r.production_batch, r.install_date, r.is_master,
+                 r.has_generation)
                 for r in rows
             ],
         )  # fmt: skip

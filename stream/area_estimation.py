@@ -14,6 +14,10 @@ a legal-limit decision (:func:`~detectors.conformity.decide`), and events are em
   truly out-of-tolerance meter stays out. Only days on which the meter reported count.
 - ``meterwatch.meter.inconclusive.v1`` once per episode for an identifiable meter whose
   interval straddles its limit: a candidate for sampling inspection.
+- ``meterwatch.meter.balance_break.v1`` when a meter's share of the balance steps by tens of
+  percent within a block (:mod:`detectors.breaks`: a bypass, reversed wiring, a swapped
+  meter). The estimator re-opens that meter; its installation needs an inspection, not a
+  new meter, so it gets no replacement order until it has been decided ``conforming`` again.
 - ``meterwatch.meter.drift_warning.v1`` and ``meterwatch.meter.tamper_suspected.v1`` once per
   episode, from the watches of :mod:`stream.area_watch`: a trend forecast to cross the MPE
   within the horizon (with the forecast crossing date), and a lasting drop in consumption
@@ -38,20 +42,42 @@ from stream.area_watch import DriftWatch, TamperWatch, WatchConfig
 from stream.cloudevents import make_event
 from stream.intervals import AssemblerConfig, IntervalAssembler, IntervalBlock
 
-DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/4"  # its snapshot version
+DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/5"  # its snapshot version
+BREAK_DETECTOR: Final = "detectors.breaks.find_break/1"
 RULE: Final = "JCGM 106 guarded decision, w = k*u"
 
 
 @dataclass(frozen=True)
 class AreaRegistry:
-    """What the worker must know about an area: its master meter and each meter's limit."""
+    """What the worker must know about an area: its master meter, each meter's limit, and the
+    meters the registry says have no generation behind them."""
 
     master: str
     mpe_pct: dict[str, float] = field(default_factory=dict)
     default_mpe_pct: float = 2.0
+    without_generation: frozenset[str] = frozenset()
 
     def limits(self, meter_ids: tuple[str, ...]) -> np.ndarray:
         return np.array([self.mpe_pct.get(m, self.default_mpe_pct) for m in meter_ids])
+
+    def energy_block(self, imported: IntervalBlock, exported: IntervalBlock) -> IntervalBlock:
+        """The energy each meter puts into the balance, from its import and export increments
+        of the same block (both assemblers saw the same rows).
+
+        The master and any meter that may have generation behind it contribute import minus
+        export: the transformer's master sees prosumers' export too. A meter known to have no
+        generation contributes import *plus* export: what it registers as export can only be
+        its own consumption through reversed wiring (``reverse_energy``), and counting it as
+        consumption keeps one miswired meter from pulling the whole area's balance (and its
+        neighbours' estimates) off.
+        """
+        sign = np.where(np.isin(imported.meter_ids, list(self.without_generation)), 1.0, -1.0)
+        return IntervalBlock(
+            start_ts=imported.start_ts,
+            meter_ids=imported.meter_ids,
+            master_wh=imported.master_wh - exported.master_wh,
+            meters_wh=imported.meters_wh + sign * exported.meters_wh,
+        )
 
 
 @dataclass(frozen=True)
@@ -77,13 +103,14 @@ class AreaEstimation:
     def __init__(self, registry: AreaRegistry, config: EstimationConfig | None = None) -> None:
         self.registry = registry
         self.config = config or EstimationConfig()
-        # Import and export registers are assembled apart and the balance takes their
-        # difference: the transformer's master meter sees prosumers' PV export too.
+        # Import and export registers are assembled apart and combined per meter
+        # (AreaRegistry.energy_block).
         self._imports = IntervalAssembler(registry.master, self.config.assembler)
         self._exports = IntervalAssembler(registry.master, self.config.assembler)
         self._estimator: AreaErrorEstimator | None = None
         self._episodes: dict[str, str] = {}
         self._streaks: dict[str, int] = {}
+        self._held: dict[str, int] = {}  # meter -> start of its balance break (epoch s)
         self._drift = DriftWatch(self.config.watch)
         self._tamper = TamperWatch(self.config.watch)
 
@@ -94,22 +121,57 @@ class AreaEstimation:
         estimates: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         residuals: list[tuple[int, np.ndarray]] = []
-        for block in map(net_block, self._imports.ready, self._exports.ready):
+        for block in map(self.registry.energy_block, self._imports.ready, self._exports.ready):
             self._estimator = _update_estimator(self._estimator, block, self.config)
             if self._estimator is None:
                 continue
             columns = _columns_of(block, self._estimator.meter_ids)
             reported = ~np.isnan(columns).all(axis=0)
+            end_ts = block.start_ts + len(block.master_wh) * self.config.assembler.interval_s
+            events += self._breaks(frame, end_ts)
             block_estimates, block_events = _decide(
                 frame, block, self._estimator, self.registry, self.config,
-                self._episodes, self._streaks, reported,
+                self._episodes, self._streaks, self._held, reported,
             )  # fmt: skip
             estimates += block_estimates
             events += block_events
-            end_ts = block.start_ts + len(block.master_wh) * self.config.assembler.interval_s
             events += self._watch(frame, columns, end_ts)
             residuals.append((end_ts, self._estimator.balance_residuals_wh.copy()))
         return EstimationResult({}, estimates, events, residuals)
+
+    def _breaks(self, frame: ReadingFrame, end_ts: int) -> list[dict[str, Any]]:
+        """An event for each meter whose θ broke in the block just added; its orders are held."""
+        assert self._estimator is not None
+        interval_s = self.config.assembler.interval_s
+        fed = len(self._estimator.balance_residuals_wh)  # rows of the block the estimator took
+        events = []
+        for meter, found in self._estimator.breaks:
+            if meter in self._held:
+                continue  # this episode was reported; the estimator re-opened the meter again
+            since = end_ts - (fed - found.row) * interval_s
+            self._held[meter] = since
+            evidence = {
+                "utility": frame.utility,
+                "area": frame.area,
+                "meter": meter,
+                "since": since,
+                "theta_step": found.change,
+                "z": found.z,
+                "window": {"end": end_ts, "interval_s": interval_s},
+                "detector": BREAK_DETECTOR,
+                "action": "inspect the installation (bypass, reversed wiring, meter swap); "
+                "no replacement order until the meter conforms again",
+            }
+            events.append(
+                make_event(
+                    "meterwatch.meter.balance_break.v1",
+                    f"meterwatch/stream/{frame.utility}/{frame.area}",
+                    meter,
+                    end_ts,
+                    evidence,
+                )
+            )
+        return events
 
     def _watch(self, frame: ReadingFrame, columns: np.ndarray, end_ts: int) -> list[dict[str, Any]]:
         """Drift and tamper episodes starting with this block (``columns`` in estimator order)."""
@@ -152,6 +214,7 @@ class AreaEstimation:
             "estimator": self._estimator.snapshot() if self._estimator is not None else None,
             "episodes": dict(self._episodes),
             "streaks": dict(self._streaks),
+            "held": dict(self._held),
             "drift": self._drift.snapshot(),
             "tamper": self._tamper.snapshot(),
         }
@@ -167,6 +230,7 @@ class AreaEstimation:
             obj._estimator = AreaErrorEstimator.restore(state["estimator"])
         obj._episodes = dict(state.get("episodes", {}))
         obj._streaks = dict(state.get("streaks", {}))
+        obj._held = dict(state.get("held", {}))
         if "drift" in state:  # absent in snapshots from before the watches
             obj._drift = DriftWatch.restore(state["drift"], obj.config.watch)
             obj._tamper = TamperWatch.restore(state["tamper"], obj.config.watch)
@@ -187,16 +251,6 @@ def estimation_step(
     )
     result = live.update(frame)
     return EstimationResult(live.snapshot(), result.estimates, result.events, result.residuals)
-
-
-def net_block(imported: IntervalBlock, exported: IntervalBlock) -> IntervalBlock:
-    """Import minus export increments of the same block (both assemblers saw the same rows)."""
-    return IntervalBlock(
-        start_ts=imported.start_ts,
-        meter_ids=imported.meter_ids,
-        master_wh=imported.master_wh - exported.master_wh,
-        meters_wh=imported.meters_wh - exported.meters_wh,
-    )
 
 
 def _update_estimator(
@@ -246,13 +300,15 @@ def _decide(
     config: EstimationConfig,
     episodes: dict[str, str],
     streaks: dict[str, int],
+    held: dict[str, int],
     reported: np.ndarray,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Decisions for every meter; events for new episodes.
 
     A day counts towards an order's confirmation only if the meter reported on it
     (``reported``): a meter that went silent, or whose clock puts every reading off the grid,
-    is estimated from guesses of its consumption, and an order needs evidence.
+    is estimated from guesses of its consumption, and an order needs evidence. A meter
+    ``held`` after a balance break gets no order until it is decided conforming again.
     """
     ids = estimator.meter_ids
     mpe = registry.limits(ids)
@@ -286,8 +342,12 @@ def _decide(
         if decision == Decision.CONFORMING:
             episodes.pop(meter, None)
             streaks.pop(meter, None)
+            held.pop(meter, None)
             continue
         if decision == Decision.OUT_OF_TOLERANCE:
+            if meter in held:
+                streaks.pop(meter, None)
+                continue  # its installation broke (balance_break): an inspection, not an order
             streaks[meter] = streaks.get(meter, 0) + int(reported[i])
             if streaks[meter] < config.confirm_days:
                 continue  # not confirmed yet

@@ -8,8 +8,10 @@ still for ``stuck_after_s`` and a gap are single occurrences: the rules report e
 each is an event. A clock off the grid, a voltage out of range and current without energy
 are states a meter is *in*, reported by the rules on every reading: they give one event per
 episode, which opens with the first finding and closes when the meter's latest reading in a
-frame is clean again. Export on a meter that is not a prosumer (``reverse_energy``) is not
-emitted: the registry does not say which meters have PV, so every prosumer would raise it.
+frame is clean again. Export on a meter is one too (``reverse_energy``, reversed wiring),
+but only for the meters the registry says have no generation behind them
+(``has_generation`` 0): on a meter with PV, or one whose generation is not known, export is
+normal.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ log = logging.getLogger(__name__)
 
 DETECTOR: Final = "detectors.quality.DataQualityRules/1"
 OCCURRENCE_KINDS: Final = ("register_decreased", "stuck_register", "gap")
-EPISODE_KINDS: Final = ("clock_skew", "voltage_out_of_range", "current_without_energy")
+EPISODE_KINDS: Final = (
+    "clock_skew", "voltage_out_of_range", "current_without_energy", "reverse_energy",
+)  # fmt: skip
 EVENT_KINDS: Final = OCCURRENCE_KINDS + EPISODE_KINDS
 
 
@@ -45,33 +49,49 @@ def process_frame(
     state: dict[str, Any] | None,
     config: QualityConfig | None = None,
     kinds: tuple[str, ...] = EVENT_KINDS,
+    without_generation: frozenset[str] = frozenset(),
 ) -> StepResult:
     """Run the data-quality rules over one frame of an area."""
-    watch = QualityWatch.restore(state, frame.area, config)
+    watch = QualityWatch.restore(state, frame.area, config, without_generation)
     events = watch.events(frame, kinds)
     return StepResult(watch.snapshot(), events)
 
 
 class QualityWatch:
-    """The rules of one area and its open episodes (meter, kind) of the episode kinds."""
+    """The rules of one area and its open episodes (meter, kind) of the episode kinds.
 
-    def __init__(self, rules: DataQualityRules, open_episodes: set[tuple[str, str]]) -> None:
+    ``without_generation`` (from the registry, not kept in the snapshot): the meters whose
+    export is reported as ``reverse_energy``.
+    """
+
+    def __init__(
+        self,
+        rules: DataQualityRules,
+        open_episodes: set[tuple[str, str]],
+        without_generation: frozenset[str] = frozenset(),
+    ) -> None:
         self.rules = rules
         self.open = open_episodes
+        self.without_generation = without_generation
 
     @classmethod
     def restore(
-        cls, state: dict[str, Any] | None, area: str, config: QualityConfig | None = None
+        cls,
+        state: dict[str, Any] | None,
+        area: str,
+        config: QualityConfig | None = None,
+        without_generation: frozenset[str] = frozenset(),
     ) -> QualityWatch:
         """From a snapshot; afresh when there is none or it is unusable."""
         if state:
             try:  # a bare rules snapshot is the layout before episodes were kept
                 rules = DataQualityRules.restore(state.get("rules", state))
-                return cls(rules, {(m, k) for m, k in state.get("open", [])})
+                opened = {(m, k) for m, k in state.get("open", [])}
+                return cls(rules, opened, without_generation)
             except DetectorError as exc:  # e.g. a snapshot of an older detector version
                 log.warning("area %s: stored state unusable (%s); starting afresh", area, exc)
                 metrics.STATE_RESETS.inc()
-        return cls(DataQualityRules(config), set())
+        return cls(DataQualityRules(config), set(), without_generation)
 
     def snapshot(self) -> dict[str, Any]:
         return {"rules": self.rules.snapshot(), "open": sorted(map(list, self.open))}
@@ -93,6 +113,8 @@ class QualityWatch:
         for f in self.rules.findings:
             if f.kind not in kinds:
                 continue
+            if f.kind == "reverse_energy" and f.meter not in self.without_generation:
+                continue  # export is normal where generation is, or may be, behind the meter
             key = (f.meter, f.kind)
             latest_finding[key] = max(f.ts, latest_finding.get(key, f.ts))
             if f.kind in EPISODE_KINDS:

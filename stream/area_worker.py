@@ -42,8 +42,9 @@ class AreaWorker:
         state: dict[str, Any] | None = None,
     ) -> None:
         state = state or {}
-        self._quality = QualityWatch.restore(state.get("quality"), area)
         known = registry.area(utility, area) if registry is not None else None
+        consumers = known.without_generation if known is not None else frozenset()
+        self._quality = QualityWatch.restore(state.get("quality"), area, None, consumers)
         self._estimation: AreaEstimation | None = None
         if known is not None:
             self._estimation = AreaEstimation(known, config)

@@ -2,7 +2,8 @@
 
 Loaded from a registry CSV in the one registry format (:data:`meterwatch.domain.REGISTRY_COLUMNS`,
 what ``meterwatch registry import`` takes and the fleet simulator writes). The limit of every
-consumer meter comes from the MPE tables (:mod:`detectors.mpe`) for its type and class.
+consumer meter comes from the MPE tables (:mod:`detectors.mpe`) for its type and class, and
+the meters whose ``has_generation`` is 0 are the area's ``without_generation``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from detectors.mpe import MpeTable
+from meterwatch.domain import has_generation
 from meterwatch.errors import ConfigError, MeterwatchError
 from stream.area_estimation import AreaRegistry
 
@@ -43,6 +45,7 @@ class RegistryBook:
         table = table or MpeTable.load()
         masters: dict[tuple[str, str], list[str]] = defaultdict(list)
         limits: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+        consumers: dict[tuple[str, str], set[str]] = defaultdict(set)
         for line, row in enumerate(rows, start=2):
             missing = [c for c in REQUIRED if not row.get(c)]
             if missing:
@@ -52,6 +55,8 @@ class RegistryBook:
                 masters[key].append(row["meter_id"])
                 continue
             try:
+                if has_generation(row.get("has_generation") or "") is False:
+                    consumers[key].add(row["meter_id"])
                 limits[key][row["meter_id"]] = table.mpe_pct(
                     row["meter_type"],
                     row["accuracy_class"],
@@ -64,7 +69,9 @@ class RegistryBook:
         for key, found in masters.items():
             if len(found) != 1:
                 raise ConfigError(f"area {key[1]!r} of {key[0]!r} has {len(found)} master meters")
-            areas[key] = AreaRegistry(master=found[0], mpe_pct=limits[key])
+            areas[key] = AreaRegistry(
+                master=found[0], mpe_pct=limits[key], without_generation=frozenset(consumers[key])
+            )
         orphans = sorted(set(limits) - set(masters))
         if orphans:
             raise ConfigError(f"areas without a master meter: {orphans[:5]}")

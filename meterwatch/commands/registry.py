@@ -22,9 +22,13 @@ def import_file(file: Path) -> None:
 
     \b
     Header (exactly): meter_id,utility_id,utility_name,area_id,area_name,meter_type,
-                      accuracy_class,manufacturer,model,production_batch,install_date
+                      accuracy_class,manufacturer,model,production_batch,install_date,
+                      is_master,has_generation
+    (files without the last column, has_generation, are accepted too).
     meter_id has 12 digits, install_date is YYYY-MM-DD, meter_type/accuracy_class must have an
-    MPE in the packaged tables (e.g. electricity, 2.0). The whole file is checked first: every
+    MPE in the packaged tables (e.g. electricity, 2.0). is_master is 0/1 (one master meter per
+    area); has_generation is 0/1 (PV or another generator behind the meter) or empty for not
+    known, which keeps what was stored. The whole file is checked first: every
     bad row is reported with its line number and nothing is imported. Parquet is not
     supported (pyarrow is not installed).
     """

@@ -260,7 +260,12 @@ def test_older_snapshots_still_restore(area) -> None:  # type: ignore[no-untyped
         np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
         twin.update(area.master_wh[288:384], area.meters_wh[288:384])
         assert np.isfinite(twin.errors_pct).all()
-        assert twin.snapshot()["version"] == 4
+        assert twin.snapshot()["version"] == 5
+    v4 = new | {
+        "version": 4,
+        "config": {k: v for k, v in new["config"].items() if "break" not in k},
+    }
+    np.testing.assert_array_equal(AreaErrorEstimator.restore(v4).errors_pct, est.errors_pct)
     v3 = new | {"version": 3, "debt": np.reshape(new["debt"], (3, -1))[:2].ravel().tolist()}
     twin = AreaErrorEstimator.restore(v3)  # v3 debts had no variance: it starts at 0
     np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
@@ -332,10 +337,36 @@ def test_snapshot_mid_outage_continues_identically() -> None:
     area, i, master, meters = _with_outage(12)
     est = AreaErrorEstimator(area.meter_ids)
     feed(est, master, meters, 10)
-    assert est.snapshot()["version"] == 4
+    assert est.snapshot()["version"] == 5
     assert est._debt[2, i + 1] > 0  # the guess's level was corrected, with its variance
     twin = AreaErrorEstimator.restore(json.loads(json.dumps(est.snapshot(), allow_nan=False)))
     for a in (est, twin):
         a.update(master[10 * DAY :], meters[10 * DAY :])
     np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
     np.testing.assert_array_equal(twin.uncertainty_pct, est.uncertainty_pct)
+
+
+def test_a_reversed_meter_is_a_break_and_does_not_drag_its_neighbours() -> None:
+    """From 06:00 of day 8 one household (the 10th-largest of 100) is wired backwards: its
+    register runs on the export side, so the balance gets minus its consumption."""
+    area = generate_area(np.random.default_rng(11), AreaSpec(n_meters=100, days=16))
+    i = int(np.argsort(area.true_load_wh.mean(axis=0))[-10])
+    meters = area.meters_wh.copy()
+    meters[8 * DAY + 24 :, i] *= -1.0
+    runs = {}
+    for detect in (True, False):
+        est = AreaErrorEstimator(area.meter_ids, EstimatorConfig(detect_breaks=detect))
+        found = []
+        for d in range(16):
+            rows = slice(d * DAY, (d + 1) * DAY)
+            est.update(area.master_wh[rows], meters[rows])
+            found += [(d, m, b.row, round(b.change, 2)) for m, b in est.breaks]
+        runs[detect] = (est, found)
+    est, found = runs[True]
+    assert found == [(8, area.meter_ids[i], 24, -2.19)]  # θ: 1 -> -1, seen through one day
+    others = np.arange(100) != i
+    truth = area.true_error_pct[-1][others]
+    mae = {k: np.abs(r[0].errors_pct[others] - truth).mean() for k, r in runs.items()}
+    assert (round(mae[True], 2), round(mae[False], 2)) == (1.06, 1.97)
+    # without break detection nothing is found, and the reversed meter itself looks fine
+    assert runs[False][1] == [] and round(float(runs[False][0].errors_pct[i]), 1) == 1.0

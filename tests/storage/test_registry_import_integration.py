@@ -73,6 +73,7 @@ BAD_ROWS: list[tuple[str, str, str]] = [
     ("meter_type", "steam", "no MPE for 'steam'"),
     ("accuracy_class", "9", "no MPE for 'electricity' class '9'"),
     ("is_master", "maybe", "is not 0/1"),
+    ("has_generation", "pv", "has_generation 'pv' is not 0/1"),
 ]
 
 
@@ -87,6 +88,28 @@ def test_a_bad_field_is_reported_on_its_line_and_nothing_is_imported(
     assert [p.line for p in caught.value.problems] == [4]
     assert message in caught.value.problems[0].message
     assert _count(db, good) == 0
+
+
+def test_has_generation_is_stored_and_a_file_without_it_keeps_what_was_known(
+    db: psycopg.Connection, tmp_path: Path, good: list[Row], write_registry: Callable[..., Path]
+) -> None:
+    good[0]["has_generation"], good[1]["has_generation"] = "1", "0"  # good[2:]: not known
+    import_registry(db, write_registry(tmp_path / "r.csv", good))
+    stored = db.execute(
+        "SELECT has_generation FROM meter WHERE meter_id = ANY(%s) ORDER BY meter_id",
+        ([r["meter_id"] for r in good],),
+    ).fetchall()
+    assert [g for (g,) in stored] == [True, False, None, None]
+    path = write_registry(tmp_path / "old.csv", good)
+    old_columns = len(REGISTRY_COLUMNS) - 1  # the file format before has_generation
+    path.write_text("".join(",".join(line.split(",")[:old_columns]) + "\n"
+                            for line in path.read_text().splitlines()))  # fmt: skip
+    assert import_registry(db, path).meters == 4
+    again = db.execute(
+        "SELECT has_generation FROM meter WHERE meter_id = ANY(%s) ORDER BY meter_id",
+        ([r["meter_id"] for r in good],),
+    ).fetchall()
+    assert again == stored  # "not known" keeps what the registry knew
 
 
 def test_every_bad_row_is_reported_at_once(

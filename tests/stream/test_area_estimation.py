@@ -110,21 +110,25 @@ def test_decisions_agree_with_the_estimator_run_directly(area: object) -> None:
     )
 
 
-def test_a_prosumer_contributes_its_net_energy_without_gaps() -> None:
-    """PV export lowers the net register; import and export are assembled apart."""
-    from stream.area_estimation import net_block
+def test_a_prosumer_nets_its_export_and_a_meter_without_generation_adds_it() -> None:
+    """PV export lowers a prosumer's energy; on a meter the registry says has no generation,
+    export is reversed wiring and counts as consumption. Import and export are assembled
+    apart, without gaps."""
     from stream.intervals import AssemblerConfig, IntervalAssembler
 
     cfg = AssemblerConfig(block_intervals=4, grace_s=900)
     imports, exports = IntervalAssembler("M", cfg), IntervalAssembler("M", cfg)
-    ts = np.array([DAY0 + 900 * k for k in range(6)] * 2)
-    meter = np.array(["M"] * 6 + ["p"] * 6)
-    imp = np.array([0, 10, 20, 30, 40, 50, 100, 105, 105, 105, 110, 120])
-    exp = np.array([0] * 6 + [0, 0, 40, 90, 90, 90])
+    ts = np.array([DAY0 + 900 * k for k in range(6)] * 3)
+    meter = np.array(["M"] * 6 + ["p"] * 6 + ["r"] * 6)
+    imp = np.array([0, 10, 20, 30, 40, 50, 100, 105, 105, 105, 110, 120, 7, 9, 9, 9, 9, 9])
+    exp = np.array([0, 0, 0, 0, 0, 0, 0, 0, 40, 90, 90, 90, 0, 0, 3, 8, 12, 15])
     imports.update(meter, ts, imp)
     exports.update(meter, ts, exp)
-    (block,) = map(net_block, imports.ready, exports.ready)
+    registry = AreaRegistry(master="M", without_generation=frozenset({"r"}))
+    (block,) = map(registry.energy_block, imports.ready, exports.ready)
+    assert block.meter_ids == ("p", "r")
     np.testing.assert_array_equal(block.meters_wh[:, 0], [5, -40, -50, 5])
+    np.testing.assert_array_equal(block.meters_wh[:, 1], [2, 3, 5, 4])
     np.testing.assert_array_equal(block.master_wh, [10, 10, 10, 10])
 
 

@@ -68,3 +68,19 @@ def test_a_state_like_current_without_energy_is_one_event_per_episode() -> None:
 def test_an_unusable_stored_state_starts_afresh_instead_of_crashing() -> None:
     result = process_frame(_frame([1000, 900]), {"version": 99, "garbage": True})
     assert [e["data"]["value"] for e in result.events] == [900.0]
+
+
+def test_export_is_reverse_energy_only_on_a_meter_without_generation() -> None:
+    miswired = _frame([1000, 1000, 1000, 1000])
+    miswired.export_wh[:] = [0, 250, 500, 750]  # its consumption runs on the export register
+    miswired.current_a[:] = -4.3
+    consumer = frozenset({"000000000001"})
+    first = process_frame(miswired, None, without_generation=consumer)
+    assert [e["type"] for e in first.events] == ["meterwatch.meter.reverse_energy.v1"]
+    assert first.events[0]["time"] == "2026-11-26T00:15:00Z"
+    assert first.events[0]["data"]["value"] == 250.0
+    more = _frame([1000, 1000], start=4)
+    more.export_wh[:] = [1000, 1250]
+    more.current_a[:] = -4.3
+    assert process_frame(more, first.state, without_generation=consumer).events == []  # one episode
+    assert process_frame(miswired, None).events == []  # generation not known: export is normal

@@ -47,7 +47,7 @@ def lot(cli: CliRunner, tmp_path: Path, run_id: str, meter_base: int) -> tuple[s
             area = i % 4
             writer.writerow(
                 [m, f"sup{run_id}", "Sup", f"area-{area}", f"Area {area}", "electricity", "2.0",
-                 "Acme", "X1", "B7", "2020-05-01", "0"]
+                 "Acme", "X1", "B7", "2020-05-01", "0", ""]
             )  # fmt: skip
     assert "imported 100 meters in 4 areas of 1 utilities; 1 lots formed" in run(
         cli, "registry", "import", str(path)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.breaks import find_break
+
+
+def _day(seed: int, n: int = 30, t: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    shape = 1.0 + 0.6 * np.sin(2 * np.pi * np.arange(t) / t)[:, None]
+    x = rng.gamma(2.0, 60.0, size=(t, n)) * shape
+    noise = rng.normal(0.0, 15.0, size=t)
+    return x, noise
+
+
+def test_a_reversed_meter_is_found_and_its_neighbours_are_not() -> None:
+    x, noise = _day(1)
+    after = np.arange(96) >= 23  # from 05:45 its consumption runs on the export register
+    seen = x.copy()
+    seen[after, 7] *= -1.0  # what the balance gets from it: θ 1 -> -1
+    residuals = noise + 2.0 * np.where(after, x[:, 7], 0.0)
+    read, var, theta_var = np.ones_like(x, dtype=bool), np.full(96, 15.0**2), np.full(30, 1e-4)
+    found = find_break(seen, read, residuals, var, theta_var, min_change=0.3, z=8.0)
+    assert found is not None and (found.meter, found.row) == (7, 24)  # the hour it showed in
+    assert round(found.change, 3) == -1.851 and round(found.z) == 109
+
+
+def test_a_normal_day_and_a_single_bad_reading_are_no_break() -> None:
+    x, noise = _day(2)
+    read, var, theta_var = np.ones_like(x, dtype=bool), np.full(96, 15.0**2), np.full(30, 1e-4)
+    assert find_break(x, read, noise, var, theta_var, min_change=0.3, z=8.0) is None
+    stepped = x.copy()
+    stepped[40, 3] = -19_000.0  # the register stepped back 19 kWh once
+    residuals = noise.copy()
+    residuals[40] += 19_000.0 + x[40, 3]
+    assert find_break(stepped, read, residuals, var, theta_var, min_change=0.3, z=8.0) is None
+
+
+def test_a_step_is_no_break_while_theta_is_still_unknown_or_when_it_is_small() -> None:
+    x, noise = _day(3)
+    read, var = np.ones_like(x, dtype=bool), np.full(96, 15.0**2)
+    residuals = noise + 0.5 * x[:, 4]  # a bypass of a third of the load: θ 1 -> 1.5
+    known = find_break(x, read, residuals, var, np.full(30, 1e-4), min_change=0.3, z=8.0)
+    assert (
+        known is not None and (known.meter, known.row) == (4, 0) and round(known.change, 3) == 0.5
+    )
+    assert find_break(x, read, residuals, var, np.full(30, 0.01), min_change=0.3, z=8.0) is None
+    assert find_break(x, read, residuals, var, np.full(30, 1e-4), min_change=0.6, z=8.0) is None
+    unread = read.copy()
+    unread[:, 4] = False  # its cells were all guessed: no evidence about it
+    assert find_break(x, unread, residuals, var, np.full(30, 1e-4), min_change=0.3, z=8.0) != known
