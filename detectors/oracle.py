@@ -16,7 +16,8 @@ streaming estimator cannot know:
 
 It sees the same readings: gaps are bridged exactly as the estimator bridges them
 (:func:`detectors.bridging.fill_area`, with the same imputation variances). Its uncertainty
-is ``M⁻¹`` combined with the same master Type B term, so both can be put through the same
+is ``max(1, s²)·M⁻¹`` (``s²`` the Birge ratio of the day's fit, as in the estimator: the
+residuals may widen it, never narrow it) combined with the same master Type B term, so both can be put through the same
 decision rule: :func:`oracle_decisions` does that, for the synthetic bench and for fleet runs
 alike (there, ``loss_wh`` is the area's ``truth_areas.csv`` loss per interval and the noise
 comes from :func:`register_level_var`).
@@ -31,8 +32,10 @@ other meters' θ̂ too (coverage of meters with a constant error falls with it).
 residuals do not show this. The whitened residual variance (Birge ratio) is 0.64–0.72, because
 the imputation variance of bridged gaps (``split_cv = 1``) is generous. A-priori residuals
 summed over 2-hour runs are also *smaller* than their predicted variance on every day. So
-scaling by a Birge ratio (GUM), or fitting an extra white variance from the residuals (both
-tried), changes nothing or narrows the intervals. Making it calibrated would need a model of
+the Birge scaling changes nothing there, and fitting an extra white variance from the
+residuals (tried) narrows the intervals. (On fleet runs it does matter: their faults, a
+drifting lot and the exact ``loss_wh`` with no white variance left give ratios far above 1,
+and unscaled the oracle flagged more healthy meters than unhealthy ones.) Making it calibrated would need a model of
 drifting θ, which is no longer the issue's "batch WLS with the true loss model", so it is
 left as specified. Read detection against it with this in mind: some meters it flags at its
 margin are flagged with more confidence than its data support.
@@ -61,6 +64,7 @@ class OracleResult:
     errors_pct: FloatArray
     uncertainty_pct: FloatArray
     identifiable: npt.NDArray[np.bool_]
+    birge_ratio: FloatArray  # (days,): whitened residual variance per row of each day's fit
 
 
 def oracle_estimates(
@@ -108,6 +112,7 @@ def oracle_estimates(
     errors = np.full((days, n), np.nan)
     uncert = np.full((days, n), np.nan)
     ident = np.zeros((days, n), dtype=bool)
+    birge = np.full(days, np.nan)
     tau_sum = np.zeros(n)
     prior_prec = scale**-2 * prior_sd**-2
     for d in range(days):
@@ -125,14 +130,19 @@ def oracle_estimates(
         except np.linalg.LinAlgError:  # the correction would leave M indefinite: skip it
             inv = np.linalg.inv(np.linalg.cholesky(info))
         inv = inv.T @ inv
-        x = inv @ (gram[:p, p] + prior_prec * scale) / scale
-        var = np.diag(inv)[:n] / scale[:n] ** 2
+        xs = inv @ (gram[:p, p] + prior_prec * scale)
+        x = xs / scale
+        fit = gram[p, p] - 2.0 * xs @ gram[:p, p] + xs @ gram[:p, :p] @ xs
+        birge[d] = fit / max(1.0, (d + 1) * intervals_per_day - p)
+        var = max(1.0, birge[d]) * np.diag(inv)[:n] / scale[:n] ** 2  # GUM: never narrower
         ident[d] = var <= identifiable_variance_ratio * prior_sd**2
         theta = np.maximum(x[:n], 1e-3)
         errors[d] = 100.0 * (1.0 / theta - 1.0)
         u_stat = np.sqrt(var) / theta**2
         uncert[d] = 100.0 * np.sqrt(u_stat**2 + (master_uncertainty_pct / 100.0) ** 2)
-    return OracleResult(errors_pct=errors, uncertainty_pct=uncert, identifiable=ident)
+    return OracleResult(
+        errors_pct=errors, uncertainty_pct=uncert, identifiable=ident, birge_ratio=birge
+    )
 
 
 @dataclass(frozen=True)
