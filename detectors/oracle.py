@@ -17,10 +17,10 @@ streaming estimator cannot know:
 It sees the same readings: gaps are bridged exactly as the estimator bridges them
 (:func:`detectors.bridging.fill_area`, with the same imputation variances). Its uncertainty
 is ``max(1, s²)·M⁻¹`` (``s²`` the Birge ratio of the day's fit, as in the estimator: the
-residuals may widen it, never narrow it) combined with the same master Type B term, so both can be put through the same
-decision rule: :func:`oracle_decisions` does that, for the synthetic bench and for fleet runs
-alike (there, ``loss_wh`` is the area's ``truth_areas.csv`` loss per interval and the noise
-comes from :func:`register_level_var`).
+residuals may widen it, never narrow it) combined with the same master Type B term, so both
+can be put through the same decision rule: :func:`oracle_decisions` does that, for the
+synthetic bench and for fleet runs alike (there, ``loss_wh`` is the area's
+``truth_areas.csv`` loss per interval and the noise comes from :func:`register_level_var`).
 
 **Is it calibrated? (reviewed for issue #3, unchanged.)** On the synthetic bench its intervals
 cover 0.97 of meters at day 14 but 0.93 at day 30, so it is over-confident late. The cause is
@@ -34,11 +34,11 @@ the imputation variance of bridged gaps (``split_cv = 1``) is generous. A-priori
 summed over 2-hour runs are also *smaller* than their predicted variance on every day. So
 the Birge scaling changes nothing there, and fitting an extra white variance from the
 residuals (tried) narrows the intervals. (On fleet runs it does matter: their faults, a
-drifting lot and the exact ``loss_wh`` with no white variance left give ratios far above 1,
-and unscaled the oracle flagged more healthy meters than unhealthy ones.) Making it calibrated would need a model of
-drifting θ, which is no longer the issue's "batch WLS with the true loss model", so it is
-left as specified. Read detection against it with this in mind: some meters it flags at its
-margin are flagged with more confidence than its data support.
+drifting lot and the exact ``loss_wh`` with no white variance left give ratios from 0.4 to
+150 by area.) Making it calibrated would need a model of drifting θ, which is no longer the
+issue's "batch WLS with the true loss model", so it is left as specified. Read detection
+against it with this in mind: some meters it flags at its margin are flagged with more
+confidence than its data support.
 """
 
 from __future__ import annotations

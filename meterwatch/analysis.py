@@ -19,7 +19,7 @@ import numpy as np
 
 from meterwatch.domain import ReadingFrame
 from meterwatch.errors import ConfigError
-from meterwatch.fleet_oracle import AreaOracle, area_oracle
+from meterwatch.fleet_oracle import AreaOracle, FaultRecord, area_oracle
 from stream.area_estimation import EstimationConfig
 from stream.area_worker import AreaWorker
 from stream.intervals import IntervalAssembler, IntervalBlock
@@ -115,8 +115,8 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
     """The offline oracle of every area of a simulated run folder (needs its truth files).
 
     The same blocks the stream assembles (:meth:`AreaRegistry.energy_block`), the simulator's
-    true loss per interval (``truth_areas.csv``) and the registers' resolutions
-    (``devices.csv``).
+    true loss per interval (``truth_areas.csv``), the registers' resolutions (``devices.csv``)
+    and the injected faults, which it undoes (``truth_faults.csv``, when there is one).
     """
     where = read_registry_areas(run / "registry.csv")
     blocks: dict[tuple[str, str], list[IntervalBlock]] = defaultdict(list)
@@ -135,15 +135,31 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
     loss: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     with (run / "truth_areas.csv").open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
-            end = int(np.datetime64(row["ts"][:19], "s").astype(np.int64))
-            loss[(row["utility"], row["area"])][end] = float(row["loss_wh"])
+            loss[(row["utility"], row["area"])][_epoch(row["ts"])] = float(row["loss_wh"])
     with (run / "devices.csv").open(encoding="utf-8", newline="") as handle:
         resolution = {r["meter_id"]: float(r["resolution_wh"]) for r in csv.DictReader(handle)}
+    faults: dict[tuple[str, str], list[FaultRecord]] = defaultdict(list)
+    if (run / "truth_faults.csv").exists():
+        with (run / "truth_faults.csv").open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                start, end = (_epoch(row[c]) for c in ("start_ts", "end_ts"))
+                record = FaultRecord(
+                    row["kind"], row["meter_id"], start, end, float(row["magnitude"])
+                )
+                faults[(row["utility"], row["area"])].append(record)
     oracles = {}
     for key, area_blocks in sorted(blocks.items()):
         known = book.area(*key)
         assert known is not None
         ids = {m for b in area_blocks for m in b.meter_ids}
         limits = dict(zip(sorted(ids), known.limits(tuple(sorted(ids))).tolist(), strict=True))
-        oracles[key] = area_oracle(area_blocks, loss[key], limits, resolution)
+        oracles[key] = area_oracle(
+            area_blocks, loss[key], limits, resolution, faults=faults[key],
+            master_id=known.master, with_generation=ids - known.without_generation,
+        )  # fmt: skip
     return oracles
+
+
+def _epoch(stamp: str) -> int:
+    """Epoch seconds of an ISO-8601 UTC stamp (``2026-09-01T00:00:00Z``)."""
+    return int(np.datetime64(stamp[:19], "s").astype(np.int64))

@@ -8,11 +8,20 @@ of each interval (``truth_areas.csv``'s ``loss_wh``, unmetered use included, key
 *end* time) and puts the batch GLS oracle (:func:`detectors.oracle.oracle_decisions`) through
 the same rule and k as the stream. Like the stream, it starts at the master's first increment.
 Reading the files is the caller's business.
+
+**It knows the injected faults** (``truth_faults.csv``) and undoes them in its copy of the
+increments (:func:`undo_faults`), so that it judges what the issue asks about, the meters'
+metrological errors, rather than the faults: a stuck register's cells become unread (the
+balance then guesses them, with their variance); a bypassed meter's increments are divided
+by the share it still saw; a reversed prosumer's sign is turned back (a meter without
+generation enters the balance gross, which needs no correction); a master's added error is
+taken out. A register's step back needs nothing: the assembler already re-anchors the meter
+there. Clock skews, outages and comm gaps are left to the bridging, as for the stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +33,17 @@ from meterwatch.errors import DetectorError
 from stream.intervals import IntervalBlock
 
 FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """One injected fault, as ``truth_faults.csv`` has it (times: epoch seconds)."""
+
+    kind: str
+    meter_id: str
+    start_ts: int  # start of the first interval it acts on
+    end_ts: int  # exclusive
+    magnitude: float
 
 
 @dataclass(frozen=True)
@@ -49,12 +69,17 @@ def area_oracle(
     interval_s: int = 900,
     white_var_wh2: float = 0.0,
     k: float = DEFAULT_K,
+    faults: Sequence[FaultRecord] = (),
+    master_id: str = "",
+    with_generation: Collection[str] = (),
 ) -> AreaOracle:
     """Oracle decisions for the area whose ``blocks`` are given, in time order.
 
     ``loss_wh`` maps an interval's end (epoch seconds) to the area's true loss in it;
     ``white_var_wh2`` is whatever noise that loss series does not carry (0 for a fleet run,
-    whose loss includes the unmetered use).
+    whose loss includes the unmetered use). ``faults`` of the area are undone first
+    (:func:`undo_faults`; ``master_id`` is the area's master meter, ``with_generation`` the
+    meters that enter the balance net).
     """
     if not blocks:
         raise DetectorError("no blocks for this area")
@@ -73,6 +98,8 @@ def area_oracle(
     if not read.size:
         raise DetectorError("the master was never read")
     master, consumers, end = master[read[0] :], consumers[read[0] :], end[read[0] :]
+    undo_faults(master, consumers, end - interval_s, ids, faults, master_id=master_id,
+                with_generation=with_generation)  # fmt: skip
     missing = [int(t) for t in end if int(t) not in loss_wh]
     if missing:
         raise DetectorError(f"no true loss for {len(missing)} intervals, first ending {missing[0]}")
@@ -94,3 +121,35 @@ def area_oracle(
         register_resolution_wh=float(np.median(steps)) if steps.size else 10.0,
     )
     return AreaOracle(meter_ids=ids, first_end_ts=int(end[0]), result=result)
+
+
+def undo_faults(
+    master: FloatArray,
+    meters: FloatArray,
+    start_ts: npt.NDArray[np.int64],
+    meter_ids: Sequence[str],
+    faults: Sequence[FaultRecord],
+    *,
+    master_id: str,
+    with_generation: Collection[str],
+) -> None:
+    """Take the injected ``faults`` out of an area's increments, in place (see the module doc).
+
+    ``start_ts`` is each row's interval start; ``meters`` columns follow ``meter_ids``.
+    """
+    col = {m: j for j, m in enumerate(meter_ids)}
+    for f in faults:
+        rows = (start_ts >= f.start_ts) & (start_ts < f.end_ts)
+        if f.kind == "master_error" and f.meter_id == master_id:
+            master[rows] /= 1.0 + f.magnitude / 100.0
+            continue
+        j = col.get(f.meter_id)
+        if j is None or not rows.any():
+            continue
+        cells = meters[:, j]  # a view: the column is changed in place
+        if f.kind == "stuck_register":
+            cells[rows] = np.nan
+        elif f.kind == "tamper_bypass" and f.magnitude < 1.0:
+            cells[rows] /= 1.0 - f.magnitude
+        elif f.kind == "reverse_wiring" and f.meter_id in with_generation:
+            cells[rows] *= -1.0

@@ -76,3 +76,28 @@ def test_missing_inputs_are_refused(area) -> None:  # type: ignore[no-untyped-de
         area_oracle(blocks, loss, {}, steps)
     with pytest.raises(DetectorError, match="no blocks"):
         area_oracle([], loss, limits, steps)
+
+
+def test_injected_faults_are_undone_in_the_oracles_copy() -> None:
+    from meterwatch.fleet_oracle import FaultRecord, undo_faults
+
+    starts = T0 + 900 * np.arange(8)
+    master = np.full(8, 101.0)
+    meters = np.tile([10.0, 20.0, -5.0, 8.0], (8, 1))  # stuck, bypassed, reversed PV, fine
+    at = [int(starts[k]) for k in (2, 3, 5, 6)]
+    faults = [
+        FaultRecord("stuck_register", "s", at[0], at[0] + 10**6, 0.0),
+        FaultRecord("tamper_bypass", "b", at[1], at[2], 0.75),
+        FaultRecord("reverse_wiring", "r", at[1], at[1] + 10**6, 0.0),
+        FaultRecord("reverse_wiring", "f", at[1], at[1] + 10**6, 0.0),  # no generation: gross
+        FaultRecord("master_error", "M", at[3], at[3] + 10**6, 1.0),
+        FaultRecord("clock_skew", "f", at[0], at[0] + 10**6, 300.0),  # the assembler's business
+        FaultRecord("outage", "x", at[0], at[1], 3.0),  # not in this area
+    ]
+    undo_faults(master, meters, starts, ["s", "b", "r", "f"], faults, master_id="M",
+                with_generation={"s", "b", "r"})  # fmt: skip
+    assert np.isnan(meters[2:, 0]).all() and (meters[:2, 0] == 10.0).all()
+    np.testing.assert_array_equal(meters[:, 1], [20, 20, 20, 80, 80, 20, 20, 20])
+    np.testing.assert_array_equal(meters[:, 2], [-5, -5, -5, 5, 5, 5, 5, 5])
+    np.testing.assert_array_equal(meters[:, 3], [8.0] * 8)
+    np.testing.assert_array_equal(master, [101] * 6 + [100, 100])
