@@ -9,22 +9,23 @@ whole consumption, often) is spread over the meters whose profiles look alike: o
 fleets, one reversed meter pulled three healthy neighbours to −11 % … −26 % and into
 replacement orders.
 
-:func:`find_break` tests one block of a-priori residuals for a step in a single ``θ_i`` at
-some row ``τ`` of the block. The residuals against the current estimate are first winsorised
-at ``clip`` times the larger of their predicted and their robust (MAD) block scale, so one
-bad reading, such as a register stepping back, cannot pose as a step. Then, for every meter
-and every ``τ``, weighted least squares of the residuals on the meter's *read* increments from
-``τ`` on gives the step ``δ`` with variance ``1/a``; the pair that explains most of the
-residual (largest ``b²/a``) is the candidate. Scanning ``τ`` matters: household profiles
-are all positive and much alike, so over a whole block a neighbour's profile can explain a
-step that began at 05:45 better than the stepping meter's own (whose morning rows do not fit).
-Its step is then refitted once with the residuals winsorised around it (the first pass,
-centred on no step, shrinks a large one). It is a break when ``|δ| ≥ min_change`` and
-``|δ| ≥ z·√(f/a + var θ)``: large, and large against what is known of ``θ``. ``f ≥ 1`` is
-how much larger than predicted the residuals are once the step is taken out (median of their
-squared ratio, over that of χ²₁): when the whole block fits badly for another reason (a
-meter's clock skewed, readings misaligned), the candidate's step is no more certain than
-that misfit allows. At most one break per block; a second one shows in the next.
+:func:`find_break` tests one block of a-priori residuals for a step in a single ``θ_i`` at some
+row ``τ`` of the block. The residuals against the current estimate are first winsorised at
+``select_clip`` (10) times the larger of their predicted and their robust (MAD) block scale, so
+one wild reading cannot pose as a step; only that loosely, because a step of a spiky household
+profile winsorised tightly looks more like a smoother neighbour's profile. Then, for every
+meter and every ``τ``, weighted least squares of the residuals on the meter's *read* increments
+from ``τ`` on gives the step ``δ`` with variance ``1/a``; the pair that explains most of the
+residual (largest ``b²/a``) is the candidate. Scanning ``τ`` matters: household profiles are
+all positive and much alike, so over a whole block a neighbour's profile can explain a step
+that began at 05:45 better than the stepping meter's own (whose morning rows do not fit). Its
+step is then refitted once with the residuals winsorised around it (the first pass, centred on
+no step, shrinks a large one). It is a break when ``|δ| ≥ min_change`` and ``|δ| ≥ z·√(f/a +
+var θ)``: large, and large against what is known of ``θ``. ``f ≥ 1`` is how much larger than
+predicted the residuals are once the step is taken out (median of their squared ratio, over
+that of χ²₁): when the whole block fits badly for another reason (a meter's clock skewed,
+readings misaligned), the candidate's step is no more certain than that misfit allows. At most
+one break per block; a second one shows in the next.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def find_break(
     z: float,
     min_rows: int = 16,
     stride: int = 4,
+    select_clip: float = 10.0,
     clip: float = 3.0,
 ) -> Break | None:
     """The meter whose ``θ`` stepped in this block, or None.
@@ -74,7 +76,7 @@ def find_break(
         return None
     centre = np.median(residuals)
     scale = _MAD_TO_SD * np.median(np.abs(residuals - centre))
-    limit = clip * np.maximum(np.sqrt(row_var), scale)
+    limit = select_clip * np.maximum(np.sqrt(row_var), scale)
     r = np.clip(residuals, -limit, limit)
     x = np.where(read, increments, 0.0)
     w = 1.0 / row_var

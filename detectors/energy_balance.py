@@ -68,11 +68,14 @@ value's information on every gap).
 tested for a step of one meter's θ by at least ``break_min_change`` (30 %: a bypass, reversed
 wiring, a swapped meter; metrological drift is slower by orders of magnitude) at ``break_z``
 standard uncertainties. Such a meter is re-opened: its parameter is marginalised out of the
-information (what its past data said about the others stays), its prior is widened to
-``break_prior_sd`` (θ has left 1; a reversed meter's is −1), and its rows before the break
-are taken at the old θ, so it follows its new θ within a block or two instead of dragging
-its neighbours along for weeks. The break is reported (:attr:`AreaErrorEstimator.breaks`);
-``detect_breaks`` turns this off.
+information (what its past data said about the others stays) and its prior becomes the
+break's estimate with sd ``break_prior_sd`` (θ has left 1: a reversed meter's is −1). Its
+rows before the break, and the whitening's carried row (a cumulative of the past rows), are
+taken at the old θ (moved to the master's side), and the block is winsorised around the
+model *with* the step. So it follows its new θ within the block instead of dragging its
+neighbours along for weeks. A meter with θ < 0 counts the other way round in the load-loss
+regressor ``S_t``: a reversed meter's consumption still loads the lines. The break is
+reported (:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns this off.
 
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
 Birge ratio (whitened residual variance per effective interval) and ``r`` the one-step-ahead
@@ -156,6 +159,14 @@ class EstimatorConfig:
         return 1.0 - 1.0 / (self.memory_days * self.intervals_per_day)
 
 
+def _through(increments: FloatArray, theta: FloatArray) -> FloatArray:
+    """The energy through the area per row: the meters' increments summed, a meter whose θ is
+    negative (registering backwards) counted the other way round."""
+    if (theta >= 0).all():
+        return np.asarray(increments.sum(axis=1), dtype=np.float64)
+    return np.asarray(increments @ np.where(theta < 0, -1.0, 1.0), dtype=np.float64)
+
+
 def _readonly(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     view = a.view()
     view.flags.writeable = False
@@ -192,7 +203,8 @@ class AreaErrorEstimator:
         self._debt = np.zeros((3, n + 1))
         self._residuals = np.zeros(0)
         self._breaks: list[tuple[str, Break]] = []
-        self._prior_sd = np.full(n, self.config.prior_sd)  # break_prior_sd after a break
+        self._prior_mean = np.ones(n)  # after a break: the θ it measured
+        self._prior_sd = np.full(n, self.config.prior_sd)  # after a break: break_prior_sd
         self._refresh()
 
     # ------------------------------------------------------------------ results
@@ -333,7 +345,7 @@ class AreaErrorEstimator:
         phi = np.empty((t_len, p + 1))
         phi[:, :n] = filled[:, 1:]
         phi[:, n] = self._s_ref
-        load = filled[:, 1:].sum(axis=1) ** 2 / self._s_ref
+        load = _through(filled[:, 1:], self._x[:n]) ** 2 / self._s_ref
         clock = self._clock + np.arange(t_len)
         hour = 2 * np.pi * clock / cfg.intervals_per_day
         phi[:, n + 1 : p] = load[:, None] * np.stack(
@@ -343,11 +355,15 @@ class AreaErrorEstimator:
         pred = phi[:, :p] @ self._x
         par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
         read = (bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN)  # imputed errors are Berkson
-        if cfg.detect_breaks and self._break(
-            phi, filled, read, pred, self._noise.white + unmodelled + level + par_var
-        ):
-            pred = phi[:, :p] @ self._x
-            par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
+        centre = pred  # the model the block is winsorised around
+        if cfg.detect_breaks:
+            stepped = self._break(
+                phi, filled, read, pred, self._noise.white + unmodelled + level + par_var
+            )
+            if stepped is not None:
+                centre = stepped
+                pred = phi[:, :p] @ self._x
+                par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
         nuisance, levels, level_sd = level_nuisances(
             kind, filled, mean, var, first, owed_var,
             np.maximum(self._x[:n], 1e-3), cfg.guess_level_sd,
@@ -359,7 +375,7 @@ class AreaErrorEstimator:
         known = phi[:, :p].copy()  # today's loss effect stays in the residual: its prior is
         known[:, p - 1] = 0.0  # far wider than a day's weather, and would hide the noise
         discount = self._noise.observe(
-            filled[:, 0] - pred,
+            filled[:, 0] - centre,  # pred unless a break re-opened a meter
             known,
             self._chol_inv,
             level,
@@ -372,7 +388,7 @@ class AreaErrorEstimator:
             self._tau *= discount
         white = self._noise.white + unmodelled
         limit = cfg.huber_c * np.sqrt(white + level + level_prev + par_var + level_pred)
-        phi[:, p] = pred + np.clip(filled[:, 0] - pred, -limit, limit)
+        phi[:, p] = centre + np.clip(filled[:, 0] - centre, -limit, limit)
         step = cfg.register_resolution_wh
         # a meter using less than one register step per interval barely ticks
         quant = step**2 / 12.0 * np.minimum(1.0, np.abs(mean[1:]) / max(step, 1e-12))
@@ -413,30 +429,50 @@ class AreaErrorEstimator:
         read: BoolArray,
         pred: FloatArray,
         var: FloatArray,
-    ) -> bool:
-        """Re-open the meter whose θ broke in this block, if one did (see :meth:`breaks`).
+    ) -> FloatArray | None:
+        """Re-open the meter whose θ broke in this block, if one did (see :meth:`breaks`); the
+        model with the step, to winsorise the block around, or None.
 
-        Its rows before the break are taken at its old θ (moved to the master's side, in
-        place in ``filled``, ``phi`` and ``read``), so they do not bias the new one.
+        In place in ``filled``, ``phi``, ``read`` and the whitening carry: its rows before the
+        break are taken at its old θ (moved to the master's side), so they do not bias the new
+        one (the carried whitened row is a cumulative of past rows, so it is moved too); and if θ
+        changed sign (wiring reversed), the load-loss columns from the break on count its
+        energy the other way round.
         """
         cfg, n = self.config, len(self._ids)
+        p = n + _LOSS_TERMS
         theta_var = self._birge * (self._chol_inv[:, :n] ** 2).sum(axis=0)
         found = find_break(
             phi[:, :n], read, filled[:, 0] - pred, var, theta_var,
             min_change=cfg.break_min_change, z=cfg.break_z,
         )  # fmt: skip
         if found is None:
-            return False
-        j, before = found.meter, slice(0, found.row)
-        filled[before, 0] -= self._x[j] * phi[before, j]
+            return None
+        j, before, after = found.meter, slice(0, found.row), slice(found.row, None)
+        x_old = self._x.copy()
+        if (x_old[j] + found.change < 0) != (x_old[j] < 0):
+            total = _through(filled[after, 1:], x_old[:n])
+            flipped = total - 2.0 * np.sign(x_old[j] or 1.0) * filled[after, j + 1]
+            ratio = np.divide(flipped**2, total**2, out=np.ones_like(total), where=total != 0)
+            phi[after, n + 1 : p] *= ratio[:, None]
+        filled[before, 0] -= x_old[j] * phi[before, j]
         phi[before, j] = 0.0
         read[before, j] = False
+        carried = self._carry.row  # the whitened past carries registers: the same move there
+        carried[p] -= x_old[j] * carried[j]
+        carried[j] = 0.0
+        centre = phi[:, :p] @ x_old
+        centre[after] += found.change * phi[after, j]
         self._schur(j)
         self._tau[j] = 0.0
-        self._prior_sd[j] = cfg.break_prior_sd  # θ has left 1: the prior must not pull it back
+        # θ has left 1: its prior is now the break's estimate, wide, so that neither pulls the
+        # meter back to 1 through what the data hardly tell apart (a flat profile and the
+        # fixed loss)
+        self._prior_mean[j] = x_old[j] + found.change
+        self._prior_sd[j] = cfg.break_prior_sd
         self._breaks.append((self._ids[j], found))
         self._refresh()
-        return True
+        return centre
 
     def _marginalise_levels(
         self, meters: npt.NDArray[np.intp], sd: FloatArray, guess: FloatArray, owes: BoolArray
@@ -548,6 +584,7 @@ class AreaErrorEstimator:
         del self._ids[i]
         self._tau = np.delete(self._tau, i)
         self._prior_sd = np.delete(self._prior_sd, i)
+        self._prior_mean = np.delete(self._prior_mean, i)
         c = self._carry
         c.row, c.reg_level = np.delete(c.row, i), np.delete(c.reg_level, i)
         c.reg_cov, c.reg_var = np.delete(c.reg_cov, i), np.delete(c.reg_var, i)
@@ -560,6 +597,7 @@ class AreaErrorEstimator:
         self._info = np.insert(np.insert(self._info, i, 0.0, axis=0), i, 0.0, axis=1)
         self._tau = np.insert(self._tau, i, 0.0)
         self._prior_sd = np.insert(self._prior_sd, i, self.config.prior_sd)
+        self._prior_mean = np.insert(self._prior_mean, i, 1.0)
         c = self._carry
         c.row, c.reg_level = np.insert(c.row, i, 0.0), np.insert(c.reg_level, i, 0.0)
         c.reg_cov, c.reg_var = np.insert(c.reg_cov, i, 0.0), np.insert(c.reg_var, i, 0.0)
@@ -571,7 +609,7 @@ class AreaErrorEstimator:
     def _prior(self) -> tuple[FloatArray, FloatArray]:
         n, cfg = len(self._ids), self.config
         mean = np.zeros(n + _LOSS_TERMS)
-        mean[:n] = 1.0
+        mean[:n] = self._prior_mean
         prec = np.full(n + _LOSS_TERMS, cfg.loss_prior_sd**-2)
         prec[:n] = self._prior_sd**-2
         prec[-1] = cfg.loss_day_sd**-2
@@ -636,6 +674,7 @@ class AreaErrorEstimator:
             "clock": self._clock,
             "tau": floats_out(self._tau),
             "prior_sd": floats_out(self._prior_sd),
+            "prior_mean": floats_out(self._prior_mean),
             "carry": [c.alpha, c.level],
             "carry_row": floats_out(c.row),
             "carry_meters": floats_out(np.stack([c.reg_level, c.reg_cov, c.reg_var])),
@@ -665,6 +704,7 @@ class AreaErrorEstimator:
         est._clock, est._tau = int(state["clock"]), floats_in(state["tau"], 0.0)
         if "prior_sd" in state:  # from v5
             est._prior_sd = floats_in(state["prior_sd"], est.config.prior_sd)
+            est._prior_mean = floats_in(state["prior_mean"], 1.0)
         alpha, level = (float(v) for v in state["carry"])
         reg = floats_in(state["carry_meters"], 0.0).reshape(3, n)
         est._carry = WhiteningCarry(

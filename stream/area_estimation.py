@@ -18,6 +18,9 @@ a legal-limit decision (:func:`~detectors.conformity.decide`), and events are em
   percent within a block (:mod:`detectors.breaks`: a bypass, reversed wiring, a swapped
   meter). The estimator re-opens that meter; its installation needs an inspection, not a
   new meter, so it gets no replacement order until it has been decided ``conforming`` again.
+  A ``tamper_suspected`` meter (below) is held the same way: on the simulated fleet, a
+  bypass too small in registered energy to show as a break was otherwise ordered out weeks
+  later, as if the meter were wrong.
 - ``meterwatch.meter.drift_warning.v1`` and ``meterwatch.meter.tamper_suspected.v1`` once per
   episode, from the watches of :mod:`stream.area_watch`: a trend forecast to cross the MPE
   within the horizon (with the forecast crossing date), and a lasting drop in consumption
@@ -110,7 +113,7 @@ class AreaEstimation:
         self._estimator: AreaErrorEstimator | None = None
         self._episodes: dict[str, str] = {}
         self._streaks: dict[str, int] = {}
-        self._held: dict[str, int] = {}  # meter -> start of its balance break (epoch s)
+        self._held: dict[str, int] = {}  # meter -> since when (balance break, tamper; epoch s)
         self._drift = DriftWatch(self.config.watch)
         self._tamper = TamperWatch(self.config.watch)
 
@@ -183,6 +186,8 @@ class AreaEstimation:
             self.registry.limits(ids),
         )  # fmt: skip
         tampered = self._tamper.update(ids, end_ts, columns)
+        for meter, _ in tampered:  # like a balance break: an inspection before any order
+            self._held.setdefault(meter, end_ts)
         source = f"meterwatch/stream/{frame.utility}/{frame.area}"
         window = {"end": end_ts, "interval_s": self.config.assembler.interval_s}
         return [

@@ -161,3 +161,60 @@ def test_only_days_the_meter_reported_confirm_an_order() -> None:
     # The silent meter's consumption still flows through the master and is only guessed from
     # its mean: the guess's error moves a neighbour too (m06 is ordered on day 5 here).
     assert set(got) == {"m23", "m06"}
+
+
+def test_a_reversed_meter_gives_one_balance_break_and_no_order() -> None:
+    """From 06:00 of day 8 one meter (the largest of 40; generation not known, so it enters
+    the balance net) registers its consumption on the export side: one balance_break, and the
+    meter, though now far out of its limit, gets no replacement order."""
+    spec = AreaSpec(n_meters=40, days=16, oot_fraction=0.0, missing_rate=0.0)
+    area = generate_area(np.random.default_rng(3), spec)
+    i = int(np.argmax(area.true_load_wh.mean(axis=0)))
+    flip = 8 * 96 + 24
+    used = area.meters_wh[:, i].copy()
+    area.meters_wh[flip:, i] = 0.0  # the import register stops ...
+    export = np.concatenate([[0.0], np.cumsum(np.where(np.arange(16 * 96) >= flip, used, 0.0))])
+    frames = _daily_frames(area, 16)
+    meter = area.meter_ids[i]
+    for frame in frames:  # ... and the export register runs
+        rows = frame.meter == meter
+        frame.export_wh[rows] = np.rint(export[(frame.ts[rows] - DAY0) // 900]).astype(np.int64)
+    registry = AreaRegistry(master="M", default_mpe_pct=2.0)
+    state, events = None, []
+    for frame in frames:
+        result = estimation_step(frame, state, registry, EstimationConfig(confirm_days=2))
+        state, events = result.state, events + result.events
+    breaks = [e for e in events if e["type"] == "meterwatch.meter.balance_break.v1"]
+    assert [(e["subject"], e["time"], e["data"]["since"] - DAY0) for e in breaks] == [
+        (meter, "2026-10-10T00:00:00Z", flip * 900)
+    ]
+    assert round(breaks[0]["data"]["theta_step"], 2) == -2.09
+    orders = [e["subject"] for e in events if e["type"].endswith("out_of_tolerance.v1")]
+    assert meter not in orders and orders == []
+    assert state["held"] == {meter: DAY0 + flip * 900}
+    assert state["estimator"]["prior_sd"][i] == 2.0
+
+
+def test_a_tamper_suspect_gets_no_replacement_order() -> None:
+    """A bypass takes 60 % of a small household's load from day 10. With break detection
+    off (so that only the tamper watch can hold it), its estimate follows slowly and is out of
+    its limit from about day 37; it became a tamper suspect on day 28, and suspects get an
+    inspection, not a replacement order."""
+    from detectors.energy_balance import EstimatorConfig
+
+    area = generate_area(np.random.default_rng(4), AreaSpec(n_meters=40, days=56, missing_rate=0))
+    i = int(np.argsort(area.true_load_wh.mean(axis=0))[8])
+    area.meters_wh[10 * 96 :, i] = np.rint(area.meters_wh[10 * 96 :, i] * 0.4)
+    registry = AreaRegistry(master="M", default_mpe_pct=2.0)
+    config = EstimationConfig(confirm_days=2, estimator=EstimatorConfig(detect_breaks=False))
+    state, events, estimates = None, [], []
+    for frame in _daily_frames(area, 56):
+        result = estimation_step(frame, state, registry, config)
+        state, events, estimates = result.state, events + result.events, result.estimates
+    meter = area.meter_ids[i]
+    mine = [(e["type"].split(".")[2], e["time"][:10]) for e in events if e["subject"] == meter]
+    assert ("tamper_suspected", "2026-10-29") in mine
+    assert not any(kind == "out_of_tolerance" for kind, _ in mine)
+    last = next(e for e in estimates if e["meter"] == meter)
+    assert last["decision"] == "out_of_tolerance" and last["estimate_pct"] < -20.0
+    assert state["held"] == {meter: DAY0 + 28 * 86_400}
