@@ -82,9 +82,9 @@ def find_break(
     w = 1.0 / row_var
     wx = w[:, None] * x
     starts = np.arange(0, max(1, len(r) - min_rows + 1), stride)
-    # (candidate τ, meter): sums over rows τ…T-1, from sums over each stride
-    a = _tail_sums(np.add.reduceat(wx * x, starts, axis=0))
-    b = _tail_sums(np.add.reduceat(wx * r[:, None], starts, axis=0))
+    # (candidate τ, meter): sums over rows τ…T-1, from sums over each stride of rows
+    a = _tail_sums(_stride_sums(wx * x, stride))[: len(starts)]
+    b = _tail_sums(_stride_sums(wx * r[:, None], stride))[: len(starts)]
     usable = a > 0
     if not usable.any():
         return None
@@ -107,6 +107,14 @@ def find_break(
     if abs(change) >= min_change and z_j >= z:
         return Break(int(j), row, change, z_j)
     return None
+
+
+def _stride_sums(values: FloatArray, stride: int) -> FloatArray:
+    """Sums over rows 0…stride−1, stride…2·stride−1, … (the last part may be shorter)."""
+    pad = -len(values) % stride
+    if pad:
+        values = np.vstack([values, np.zeros((pad, values.shape[1]))])
+    return np.asarray(values.reshape(-1, stride, values.shape[1]).sum(axis=1), dtype=np.float64)
 
 
 def _tail_sums(values: FloatArray) -> FloatArray:

@@ -465,9 +465,7 @@ class AreaErrorEstimator:
         centre[after] += found.change * phi[after, j]
         self._schur(j)
         self._tau[j] = 0.0
-        # θ has left 1: its prior is now the break's estimate, wide, so that neither pulls the
-        # meter back to 1 through what the data hardly tell apart (a flat profile and the
-        # fixed loss)
+        # θ has left 1: it starts again from the break's estimate, with a wide prior
         self._prior_mean[j] = x_old[j] + found.change
         self._prior_sd[j] = cfg.break_prior_sd
         self._breaks.append((self._ids[j], found))
