@@ -65,17 +65,17 @@ and snapshot state that outlive a block), and writing the debt off (dropping the
 value's information on every gap).
 
 **Breaks** (:mod:`detectors.breaks`). Before a block is added, its a-priori residuals are
-tested for a step of one meter's θ by at least ``break_min_change`` (30 %: a bypass, reversed
-wiring, a swapped meter; metrological drift is slower by orders of magnitude) at ``break_z``
-standard uncertainties. Such a meter is re-opened: its parameter is marginalised out of the
-information (what its past data said about the others stays) and its prior becomes the
-break's estimate with sd ``break_prior_sd`` (θ has left 1: a reversed meter's is −1). Its
+tested for a step of one identifiable meter's θ by at least ``break_min_change`` (30 %: a
+bypass, reversed wiring, a swapped meter; metrological drift is slower by orders of magnitude)
+at ``break_z`` standard uncertainties. Such a meter is re-opened: its parameter is marginalised
+out of the information (what its past data said about the others stays) and its prior becomes
+the break's estimate with sd ``break_prior_sd`` (θ has left 1: a reversed meter's is −1). Its
 rows before the break, and the whitening's carried row (a cumulative of the past rows), are
-taken at the old θ (moved to the master's side), and the block is winsorised around the
-model *with* the step. So it follows its new θ within the block instead of dragging its
-neighbours along for weeks. A meter with θ < 0 counts the other way round in the load-loss
-regressor ``S_t``: a reversed meter's consumption still loads the lines. The break is
-reported (:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns this off.
+taken at the old θ (moved to the master's side), and the block is winsorised around the model
+*with* the step. So it follows its new θ within the block instead of dragging its neighbours
+along for weeks. A meter with θ < 0 counts the other way round in the load-loss regressor
+``S_t``: a reversed meter's consumption still loads the lines. The break is reported
+(:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns this off.
 
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
 Birge ratio (whitened residual variance per effective interval) and ``r`` the one-step-ahead
@@ -442,8 +442,8 @@ class AreaErrorEstimator:
         cfg, n = self.config, len(self._ids)
         p = n + _LOSS_TERMS
         theta_var = self._birge * (self._chol_inv[:, :n] ** 2).sum(axis=0)
-        found = find_break(
-            phi[:, :n], read, filled[:, 0] - pred, var, theta_var,
+        found = find_break(  # only a θ that was known can break: identifiable meters
+            phi[:, :n], read & self._ident, filled[:, 0] - pred, var, theta_var,
             min_change=cfg.break_min_change, z=cfg.break_z,
         )  # fmt: skip
         if found is None:
