@@ -66,8 +66,15 @@ NOTES = (
     "own gap bridging, weak prior on θ and identifiability rule, so both can go through "
     "`decide` alike. It subtracts the realised weather effect on the loss too. It is "
     "over-confident by day 30 because of the ~1 % of meters whose error drifts (a constant-θ "
-    "fit spreads their misfit). Its own residuals do not show this (Birge ratio 0.64-0.72), "
-    "so a GUM/Birge rescaling would not fix it; it is left as the issue specifies.",
+    "fit spreads their misfit). Its own residuals do not show this (Birge ratio 0.64-0.72 "
+    "by day 30): its u is scaled by max(1, Birge ratio) of each day's fit (GUM Type A, as "
+    "the estimator's), which changes only its early days here; it is left as the issue "
+    "specifies.",
+    "- Balance breaks (`detectors/breaks.py`): a step of an identifiable meter's θ by >= 30 % "
+    "within a day re-opens that meter. None is found in these 100 areas (they have no bypass "
+    "or miswiring), so every line of the main setup is as before the breaks; two component "
+    "variants (per-day effect sd 0.001, split_cv 0.7) moved by one or two false replacements "
+    "or 0.001 of MAE ratio.",
     "- Estimator defaults: 90-day memory, prior sd 10 % on θ, k = 3.72 (specific risk 1e-4 "
     "per decision, see `detectors/conformity.py`). The white-noise level is estimated online "
     "(`detectors/noise_level.py`): a median-based fit to a-priori residuals summed over 2-hour "
