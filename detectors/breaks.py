@@ -58,6 +58,7 @@ def find_break(
     *,
     min_change: float,
     z: float,
+    nuisance: FloatArray | None = None,
     min_rows: int = 16,
     stride: int = 4,
     select_clip: float = 10.0,
@@ -68,45 +69,70 @@ def find_break(
     ``increments`` (T, n) the meters' increments, ``read`` (T, n) which of them were read
     (not guessed or bridged), ``residuals`` (T,) master minus the current model, ``row_var``
     (T,) their predicted variance, ``theta_var`` (n,) the current variance of each ``θ``.
+    ``nuisance`` (T, k) are regressors fitted jointly with every step (Frisch–Waugh): the
+    level of each long guess in the block (an outage's guessed consumption is off by one
+    amount throughout, which a neighbour's flat profile could otherwise pose as a step of).
     A step must hold for ``min_rows`` rows (one starting later shows in the next block): a
     few rows that a meter's appliance happens to explain are no break. Steps are tried at
     every ``stride``-th row (an hour of 15-minute rows), which keeps the scan cheap.
     """
     if increments.size == 0 or not np.isfinite(residuals).all():
         return None
+    t_len, n = increments.shape
+    g = np.zeros((t_len, 0)) if nuisance is None else nuisance
+    known = np.isfinite(row_var) & (row_var > 0)  # a row without a variance has no weight
+    row_var = np.where(known, row_var, 1.0)
     centre = np.median(residuals)
     scale = _MAD_TO_SD * np.median(np.abs(residuals - centre))
     limit = select_clip * np.maximum(np.sqrt(row_var), scale)
     r = np.clip(residuals, -limit, limit)
     x = np.where(read, increments, 0.0)
-    w = 1.0 / row_var
+    w = np.where(known, 1.0 / row_var, 0.0)
     wx = w[:, None] * x
-    starts = np.arange(0, max(1, len(r) - min_rows + 1), stride)
+    starts = np.arange(0, max(1, t_len - min_rows + 1), stride)
     # (candidate τ, meter): sums over rows τ…T-1, from sums over each stride of rows
-    a = _tail_sums(_stride_sums(wx * x, stride))[: len(starts)]
+    a = a_raw = _tail_sums(_stride_sums(wx * x, stride))[: len(starts)]
     b = _tail_sums(_stride_sums(wx * r[:, None], stride))[: len(starts)]
-    usable = a > 0
+    if g.shape[1]:  # partial the nuisances out: a − c·G⁻¹·c, b − c·G⁻¹·h
+        gram_inv = np.linalg.pinv(g.T @ (w[:, None] * g))
+        cross = (wx[:, :, None] * g[:, None, :]).reshape(t_len, -1)
+        c = _tail_sums(_stride_sums(cross, stride))[: len(starts)].reshape(len(starts), n, -1)
+        cg = c @ gram_inv
+        a = a - np.einsum("snk,snk->sn", cg, c)
+        b = b - cg @ (g.T @ (w * r))
+    usable = a > 1e-9 * a_raw  # what is left of a meter's step once the nuisances are fitted
     if not usable.any():
         return None
     score = np.where(usable, b * b / np.where(usable, a, 1.0), -1.0)
     k, j = np.unravel_index(int(np.argmax(score)), score.shape)
     row = int(starts[k])
-    after = np.where(np.arange(len(r)) >= row, x[:, j], 0.0)
-    a_j = float(w @ after**2)
-    change = float(b[k, j] / a_j)
+    design = np.column_stack([np.where(np.arange(t_len) >= row, x[:, j], 0.0), g])
+    change, info, fitted = _fit(design, w, r)
     # one Huber step around the fitted step: the first winsorising was centred on no step,
     # which shrinks a large one
-    rest = residuals - change * after
+    rest = residuals - fitted
     limit = clip * np.maximum(np.sqrt(row_var), _MAD_TO_SD * np.median(np.abs(rest)))
-    r = change * after + np.clip(rest, -limit, limit)
-    change = float((w * r) @ after / a_j)
-    rest = r - change * after
+    r = fitted + np.clip(rest, -limit, limit)
+    change, info, fitted = _fit(design, w, r)
+    rest = r - fitted
     # what the step leaves unexplained, against its predicted variance (Type A, never < 1)
     spread = max(1.0, float(np.median(rest**2 / row_var)) / _CHI2_1_MEDIAN)
-    z_j = abs(change) / float(np.sqrt(spread / a_j + theta_var[j]))
+    z_j = abs(change) / float(np.sqrt(spread / info + theta_var[j]))
     if abs(change) >= min_change and z_j >= z:
         return Break(int(j), row, change, z_j)
     return None
+
+
+def _fit(design: FloatArray, w: FloatArray, y: FloatArray) -> tuple[float, float, FloatArray]:
+    """Weighted least squares of ``y`` on the step (column 0) and the nuisances: the step,
+    its information (1 / its variance) and the fitted values."""
+    if design.shape[1] == 1:
+        info = float(w @ design[:, 0] ** 2)
+        change = float((w * y) @ design[:, 0] / info)
+        return change, info, change * design[:, 0]
+    gram_inv = np.linalg.pinv(design.T @ (w[:, None] * design))
+    coef = gram_inv @ (design.T @ (w * y))
+    return float(coef[0]), 1.0 / float(gram_inv[0, 0]), design @ coef
 
 
 def _stride_sums(values: FloatArray, stride: int) -> FloatArray:

@@ -74,7 +74,9 @@ rows before the break, and the whitening's carried row (a cumulative of the past
 taken at the old θ (moved to the master's side), and the block is winsorised around the model
 *with* the step. So it follows its new θ within the block instead of dragging its neighbours
 along for weeks. A meter with θ < 0 counts the other way round in the load-loss regressor
-``S_t``: a reversed meter's consumption still loads the lines. The break is reported
+``S_t``: a reversed meter's consumption still loads the lines. The block's guessed levels
+(above) are fitted jointly with each candidate step, so an outage's guess, off by one amount
+throughout, is not taken for a neighbour's step. The break is reported
 (:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns this off.
 
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
@@ -355,19 +357,19 @@ class AreaErrorEstimator:
         pred = phi[:, :p] @ self._x
         par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
         read = (bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN)  # imputed errors are Berkson
+        nuisance, levels, level_sd = level_nuisances(
+            kind, filled, mean, var, first, owed_var,
+            np.maximum(self._x[:n], 1e-3), cfg.guess_level_sd,
+        )  # fmt: skip
         centre = pred  # the model the block is winsorised around
         if cfg.detect_breaks:
             stepped = self._break(
-                phi, filled, read, pred, self._noise.white + unmodelled + level + par_var
+                phi, filled, read, pred, self._noise.white + unmodelled + level + par_var, levels
             )
             if stepped is not None:
                 centre = stepped
                 pred = phi[:, :p] @ self._x
                 par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
-        nuisance, levels, level_sd = level_nuisances(
-            kind, filled, mean, var, first, owed_var,
-            np.maximum(self._x[:n], 1e-3), cfg.guess_level_sd,
-        )  # fmt: skip
         level_pred = levels**2 @ level_sd**2  # their prior variance in each row's balance
         level_prev = np.concatenate(
             ([self._carry.level if self._carry.alpha > 0 else level[0]], level[:-1])
@@ -429,6 +431,7 @@ class AreaErrorEstimator:
         read: BoolArray,
         pred: FloatArray,
         var: FloatArray,
+        levels: FloatArray,
     ) -> FloatArray | None:
         """Re-open the meter whose θ broke in this block, if one did (see :meth:`breaks`); the
         model with the step, to winsorise the block around, or None.
@@ -444,7 +447,7 @@ class AreaErrorEstimator:
         theta_var = self._birge * (self._chol_inv[:, :n] ** 2).sum(axis=0)
         found = find_break(  # only a θ that was known can break: identifiable meters
             phi[:, :n], read & self._ident, filled[:, 0] - pred, var, theta_var,
-            min_change=cfg.break_min_change, z=cfg.break_z,
+            min_change=cfg.break_min_change, z=cfg.break_z, nuisance=levels,
         )  # fmt: skip
         if found is None:
             return None
