@@ -49,3 +49,21 @@ def test_a_step_is_no_break_while_theta_is_still_unknown_or_when_it_is_small() -
     unread = read.copy()
     unread[:, 4] = False  # its cells were all guessed: no evidence about it
     assert find_break(x, unread, residuals, var, np.full(30, 1e-4), min_change=0.3, z=8.0) != known
+
+
+def test_a_guessed_level_is_fitted_with_the_step_and_not_taken_for_one() -> None:
+    """From row 40 one meter is in an outage: its cells are guessed at its mean (60 Wh), the
+    truth is 0, so the balance is 60 Wh short on every row. A neighbour with a flat profile
+    would explain that as a step of its own; with the guess's level as a nuisance it does not."""
+    x, noise = _day(4)
+    x[:, 5] = 150.0 + np.random.default_rng(5).normal(0.0, 5.0, 96)  # flat, like a fridge shop
+    guessed = np.where(np.arange(96) >= 40, 60.0, 0.0)
+    residuals = noise - guessed
+    read, var, theta_var = np.ones_like(x, dtype=bool), np.full(96, 15.0**2), np.full(30, 1e-4)
+    alone = find_break(x, read, residuals, var, theta_var, min_change=0.3, z=8.0)
+    assert alone is not None and (alone.meter, alone.row) == (5, 40)
+    level = guessed[:, None]
+    assert (
+        find_break(x, read, residuals, var, theta_var, min_change=0.3, z=8.0, nuisance=level)
+        is None
+    )
