@@ -302,21 +302,40 @@ def component_study(
     for label, _, _ in variants:
         r = runs[label]
         truth, est, unc, said = r.cat("truth"), r.cat("est"), r.cat("unc"), r.cat("said")
-        cov = min(evaluate.interval_coverage(truth[d], est[d], unc[d]) for d in range(DAYS))
         usable = o_ident[-1] & ~r.cat("special")
         mae = evaluate.mean_absolute_error(truth[-1], est[-1], mask=usable)
         mae_o = evaluate.mean_absolute_error(truth[-1], o_est[-1], mask=usable)
-        ever = np.logical_or.accumulate(said == OUT, axis=0)
-        det = []
-        for d in (7, 14, 30):
-            o_out = o_said[d - 1] == OUT
-            det.append(f"{fmt(ever[d - 1][o_out].mean() if o_out.any() else np.nan, 2)}")
-        healthy = (np.abs(truth) <= 0.5 * MPE).all(axis=0)
-        n_false = int((said == OUT).any(axis=0)[healthy].sum())
+        n_false, n_healthy = healthy_ordered(truth, said)
         say(
-            f"| {label} | {cov:.3f} | {mae / mae_o:.3f} | {' / '.join(det)} | "
-            f"{n_false} of {healthy.sum()} | {np.median(unc[-1]):.2f} |"
+            f"| {label} | {worst_coverage(truth, est, unc):.3f} | {mae / mae_o:.3f} | "
+            f"{detection_line(said, o_said)} | {n_false} of {n_healthy} | "
+            f"{np.median(unc[-1]):.2f} |"
         )
+
+
+def worst_coverage(truth: np.ndarray, est: np.ndarray, unc: np.ndarray) -> float:
+    """The lowest coverage of ε̂ ± 1.96·u over the days (rows)."""
+    return min(evaluate.interval_coverage(truth[d], est[d], unc[d]) for d in range(len(truth)))
+
+
+def detection_shares(said: np.ndarray, o_said: np.ndarray, day: int) -> tuple[np.ndarray, float]:
+    """Meters the oracle decides out of tolerance on ``day``, and the share of them the
+    estimator has decided out of tolerance by then (NaN if none)."""
+    o_out = o_said[day - 1] == OUT
+    ever = (said[:day] == OUT).any(axis=0)
+    return o_out, float(ever[o_out].mean()) if o_out.any() else float("nan")
+
+
+def detection_line(said: np.ndarray, o_said: np.ndarray) -> str:
+    """Detection vs oracle at days 7 / 14 / 30, two digits each."""
+    return " / ".join(fmt(detection_shares(said, o_said, d)[1], 2) for d in (7, 14, 30))
+
+
+def healthy_ordered(truth: np.ndarray, said: np.ndarray) -> tuple[int, int]:
+    """Healthy meters (|ε| ≤ 0.5·MPE on every day) ever decided out of tolerance, and all of
+    them."""
+    healthy = (np.abs(truth) <= 0.5 * MPE).all(axis=0)
+    return int((said == OUT).any(axis=0)[healthy].sum()), int(healthy.sum())
 
 
 def fmt(x: float, digits: int = 3) -> str:
@@ -371,8 +390,7 @@ def main() -> None:
             f"{fmt(evaluate.interval_coverage(truth[i], est[i], unc[i], mask=ident[i]))} | "
             f"{np.median(unc[i]):.2f} | {ident[i].mean():.3f} | {fmt(o_cov)} | {fmt(o_u, 2)} |"
         )
-    worst = min(evaluate.interval_coverage(truth[d], est[d], unc[d]) for d in range(DAYS))
-    say(f"Lowest coverage over all 30 days: {worst:.3f}")
+    say(f"Lowest coverage over all 30 days: {worst_coverage(truth, est, unc):.3f}")
     drifting = np.abs(truth[-1] - truth[0]) > 0.3  # true error moved during the run
     for d in (14, 30):
         i, k = d - 1, o_ident[d - 1]
@@ -404,8 +422,7 @@ def main() -> None:
     )
     ever = np.logical_or.accumulate(said == OUT, axis=0)
     for d in (7, 14, 30):
-        o_out = o_said[d - 1] == OUT
-        share = ever[d - 1][o_out].mean() if o_out.any() else float("nan")
+        o_out, share = detection_shares(said, o_said, d)
         say(
             f"- day {d}: oracle flags {o_out.sum()}, estimator has {int(ever[d - 1][o_out].sum())}"
             f" of them: {fmt(share)} (of those whose error drifts: oracle "
@@ -418,14 +435,10 @@ def main() -> None:
     )
     for c in (0.95, 0.85, 0.75):
         said_c = decide(est, c * unc, MPE, identifiable=ident)
-        ever_c = np.logical_or.accumulate(said_c == OUT, axis=0)
-        cov_c = min(evaluate.interval_coverage(truth[d], est[d], c * unc[d]) for d in range(DAYS))
-        det_c = " / ".join(
-            fmt(ever_c[d - 1][o_out].mean() if (o_out := o_said[d - 1] == OUT).any() else np.nan, 2)
-            for d in (7, 14, 30)
+        say(
+            f"- c = {c:.2f}: coverage {worst_coverage(truth, est, c * unc):.3f}, detection "
+            f"{detection_line(said_c, o_said)}, false {healthy_ordered(truth, said_c)[0]}"
         )
-        n_bad = int((said_c == OUT).any(axis=0)[(np.abs(truth) <= 0.5 * MPE).all(axis=0)].sum())
-        say(f"- c = {c:.2f}: coverage {cov_c:.3f}, detection {det_c}, false {n_bad}")
     say()
     say("Absolute recall (truly out of tolerance at day d, decided out_of_tolerance at day d):")
     say("| day | " + " | ".join(str(d) for d in REPORT_DAYS) + " |")
@@ -472,12 +485,11 @@ def main() -> None:
         "detected by day 30"
     )
     say()
-    healthy = (np.abs(truth) <= 0.5 * MPE).all(axis=0)
     false_est = evaluate.false_replacement_rate(truth, said, mpe_pct=MPE)
     false_orc = evaluate.false_replacement_rate(truth, o_said, mpe_pct=MPE)
-    n_false = int((said == OUT).any(axis=0)[healthy].sum())
+    n_false, n_healthy = healthy_ordered(truth, said)
     say(
-        f"False replacements (healthy = |ε| ≤ 0.5·MPE, {healthy.sum()} meters, ever ordered out "
+        f"False replacements (healthy = |ε| ≤ 0.5·MPE, {n_healthy} meters, ever ordered out "
         f"over 30 daily decisions): estimator {n_false} = {false_est:.5f} "
         f"(target ≤ 0.001), oracle {false_orc:.5f}"
     )

@@ -169,6 +169,11 @@ def _through(increments: FloatArray, theta: FloatArray) -> FloatArray:
     return np.asarray(increments @ np.where(theta < 0, -1.0, 1.0), dtype=np.float64)
 
 
+def _away_from_zero(theta: FloatArray) -> FloatArray:
+    """θ̂ with |θ̂| ≥ 1e-3, sign kept (θ < 0 is a meter registering backwards)."""
+    return np.where(theta < 0, np.minimum(theta, -1e-3), np.maximum(theta, 1e-3))
+
+
 def _readonly(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     view = a.view()
     view.flags.writeable = False
@@ -359,7 +364,7 @@ class AreaErrorEstimator:
         read = (bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN)  # imputed errors are Berkson
         nuisance, levels, level_sd = level_nuisances(
             kind, filled, mean, var, first, owed_var,
-            np.maximum(self._x[:n], 1e-3), cfg.guess_level_sd,
+            np.abs(_away_from_zero(self._x[:n])), cfg.guess_level_sd,
         )  # fmt: skip
         centre = pred  # the model the block is winsorised around
         if cfg.detect_breaks:
@@ -494,7 +499,7 @@ class AreaErrorEstimator:
             self._info, sd, debts, mean, prior, self._birge
         )
         cols = meters[debts] + 1
-        theta, g = np.maximum(self._x[cols - 1], 1e-3), guess[cols]
+        theta, g = _away_from_zero(self._x[cols - 1]), guess[cols]
         self._debt[0, cols] += g * eta / theta
         self._debt[2, cols] += g**2 * eta_var / theta**2
 
@@ -635,8 +640,7 @@ class AreaErrorEstimator:
         birge = self._fit / self._n_eff if self._n_eff > 0 else 1.0
         self._birge = max(1.0, birge, self._noise.window.overconfidence())
         self._chol_inv = chol_inv  # C = birge·chol_invᵀ·chol_inv
-        x = self._x[:n]  # θ < 0 is a meter registering backwards: ε = 1/θ − 1 < −100 %
-        theta = np.where(x < 0, np.minimum(x, -1e-3), np.maximum(x, 1e-3))
+        theta = _away_from_zero(self._x[:n])  # θ < 0: ε = 1/θ − 1 < −100 %
         var_theta = self._birge * (chol_inv[:, :n] ** 2).sum(axis=0)
         eps = 1.0 / theta - 1.0
         u_stat = np.sqrt(var_theta) / theta**2

@@ -19,7 +19,9 @@ import numpy as np
 
 from meterwatch.domain import ReadingFrame
 from meterwatch.errors import ConfigError
-from meterwatch.fleet_oracle import AreaOracle, FaultRecord, area_oracle
+from meterwatch.fleet_oracle import AreaOracle, area_oracle
+from meterwatch.scoring import FaultRecord, epoch_s, read_faults
+from simulators.truth import DEVICES, READINGS, REGISTRY, TRUTH_AREAS, TRUTH_FAULTS
 from stream.area_estimation import EstimationConfig
 from stream.area_worker import AreaWorker
 from stream.intervals import IntervalAssembler, IntervalBlock
@@ -118,10 +120,10 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
     true loss per interval (``truth_areas.csv``), the registers' resolutions (``devices.csv``)
     and the injected faults, which it undoes (``truth_faults.csv``, when there is one).
     """
-    where = read_registry_areas(run / "registry.csv")
+    where = read_registry_areas(run / REGISTRY)
     blocks: dict[tuple[str, str], list[IntervalBlock]] = defaultdict(list)
     assemblers: dict[tuple[str, str], tuple[IntervalAssembler, IntervalAssembler]] = {}
-    for frame in day_frames(run / "readings.csv", where):
+    for frame in day_frames(run / READINGS, where):
         key = (frame.utility, frame.area)
         known = book.area(*key)
         if known is None:
@@ -133,20 +135,15 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
         exports.update(frame.meter, frame.ts, frame.export_wh)
         blocks[key] += map(known.energy_block, imports.ready, exports.ready)
     loss: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
-    with (run / "truth_areas.csv").open(encoding="utf-8", newline="") as handle:
+    with (run / TRUTH_AREAS).open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
-            loss[(row["utility"], row["area"])][_epoch(row["ts"])] = float(row["loss_wh"])
-    with (run / "devices.csv").open(encoding="utf-8", newline="") as handle:
+            loss[(row["utility"], row["area"])][epoch_s(row["ts"])] = float(row["loss_wh"])
+    with (run / DEVICES).open(encoding="utf-8", newline="") as handle:
         resolution = {r["meter_id"]: float(r["resolution_wh"]) for r in csv.DictReader(handle)}
     faults: dict[tuple[str, str], list[FaultRecord]] = defaultdict(list)
-    if (run / "truth_faults.csv").exists():
-        with (run / "truth_faults.csv").open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                start, end = (_epoch(row[c]) for c in ("start_ts", "end_ts"))
-                record = FaultRecord(
-                    row["kind"], row["meter_id"], start, end, float(row["magnitude"])
-                )
-                faults[(row["utility"], row["area"])].append(record)
+    if (run / TRUTH_FAULTS).exists():
+        for fault in read_faults(run / TRUTH_FAULTS):
+            faults[(fault.utility, fault.area)].append(fault)
     oracles = {}
     for key, area_blocks in sorted(blocks.items()):
         known = book.area(*key)
@@ -158,8 +155,3 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
             master_id=known.master, with_generation=ids - known.without_generation,
         )  # fmt: skip
     return oracles
-
-
-def _epoch(stamp: str) -> int:
-    """Epoch seconds of an ISO-8601 UTC stamp (``2026-09-01T00:00:00Z``)."""
-    return int(np.datetime64(stamp[:19], "s").astype(np.int64))

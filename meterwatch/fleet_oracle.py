@@ -30,20 +30,10 @@ import numpy.typing as npt
 from detectors.conformity import DEFAULT_K
 from detectors.oracle import OracleDecisions, oracle_decisions, register_level_var
 from meterwatch.errors import DetectorError
+from meterwatch.scoring import FaultRecord
 from stream.intervals import IntervalBlock
 
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class FaultRecord:
-    """One injected fault, as ``truth_faults.csv`` has it (times: epoch seconds)."""
-
-    kind: str
-    meter_id: str
-    start_ts: int  # start of the first interval it acts on
-    end_ts: int  # exclusive
-    magnitude: float
 
 
 @dataclass(frozen=True)

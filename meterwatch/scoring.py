@@ -27,6 +27,42 @@ BANDS = ((1.0, 1.5), (1.5, 2.0), (2.0, 3.0), (3.0, np.inf))
 
 
 @dataclass(frozen=True)
+class FaultRecord:
+    """One injected fault, as ``truth_faults.csv`` has it (times: epoch seconds)."""
+
+    kind: str
+    meter_id: str
+    utility: str
+    area: str
+    start_ts: int  # start of the first interval it acts on
+    end_ts: int  # exclusive
+    magnitude: float
+
+
+def read_faults(path: Path) -> list[FaultRecord]:
+    """The injected faults of a simulated run (its ``truth_faults.csv``)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        FaultRecord(
+            r["kind"],
+            r["meter_id"],
+            r["utility"],
+            r["area"],
+            epoch_s(r["start_ts"]),
+            epoch_s(r["end_ts"]),
+            float(r["magnitude"]),
+        )
+        for r in rows
+    ]
+
+
+def epoch_s(stamp: str) -> int:
+    """Epoch seconds of an ISO-8601 UTC stamp (``2026-09-01T00:00:00Z``)."""
+    return int(np.datetime64(stamp[:19], "s").astype(np.int64))
+
+
+@dataclass(frozen=True)
 class Truth:
     meters: tuple[str, ...]
     days: npt.NDArray[np.int64]  # epoch day numbers
@@ -54,10 +90,8 @@ class Truth:
             error[row_of[d], col[r["meter_id"]]] = float(r["error_pct"])
             mpe[col[r["meter_id"]]] = float(r["mpe_pct"])
         faults: dict[str, tuple[str, ...]] = {}
-        if faults_path is not None:
-            with faults_path.open(encoding="utf-8", newline="") as handle:
-                for row in csv.DictReader(handle):
-                    faults[row["meter_id"]] = (*faults.get(row["meter_id"], ()), row["kind"])
+        for f in read_faults(faults_path) if faults_path is not None else []:
+            faults[f.meter_id] = (*faults.get(f.meter_id, ()), f.kind)
         return cls(tuple(ids), days, error, mpe, faults)
 
 

@@ -154,25 +154,14 @@ class AreaEstimation:
             since = end_ts - (fed - found.row) * interval_s
             self._held[meter] = since
             evidence = {
-                "utility": frame.utility,
-                "area": frame.area,
-                "meter": meter,
                 "since": since,
                 "theta_step": found.change,
                 "z": found.z,
-                "window": {"end": end_ts, "interval_s": interval_s},
-                "detector": BREAK_DETECTOR,
                 "action": "inspect the installation (bypass, reversed wiring, meter swap); "
                 "no replacement order until the meter conforms again",
             }
             events.append(
-                make_event(
-                    "meterwatch.meter.balance_break.v1",
-                    f"meterwatch/stream/{frame.utility}/{frame.area}",
-                    meter,
-                    end_ts,
-                    evidence,
-                )
+                self._meter_event(frame, "balance_break", BREAK_DETECTOR, meter, end_ts, evidence)
             )
         return events
 
@@ -188,29 +177,40 @@ class AreaEstimation:
         tampered = self._tamper.update(ids, end_ts, columns)
         for meter, _ in tampered:  # like a balance break: an inspection before any order
             self._held.setdefault(meter, end_ts)
-        source = f"meterwatch/stream/{frame.utility}/{frame.area}"
-        window = {"end": end_ts, "interval_s": self.config.assembler.interval_s}
         return [
-            make_event(
-                f"meterwatch.meter.{kind}.v1",
-                source,
-                meter,
-                end_ts,
-                {
-                    "utility": frame.utility,
-                    "area": frame.area,
-                    "meter": meter,
-                    "window": window,
-                    "detector": detector,
-                    **evidence,
-                },
-            )
+            self._meter_event(frame, kind, detector, meter, end_ts, evidence)
             for kind, detector, found in (
                 ("drift_warning", "detectors.drift.MpeCrossingForecaster/1", drifting),
                 ("tamper_suspected", "detectors.anomaly.TamperForest/1", tampered),
             )
             for meter, evidence in found
         ]
+
+    def _meter_event(
+        self,
+        frame: ReadingFrame,
+        kind: str,
+        detector: str,
+        meter: str,
+        end_ts: int,
+        evidence: dict[str, Any],
+    ) -> dict[str, Any]:
+        """``meterwatch.meter.<kind>.v1`` about one meter, at the end of the block."""
+        window = {"end": end_ts, "interval_s": self.config.assembler.interval_s}
+        return make_event(
+            f"meterwatch.meter.{kind}.v1",
+            f"meterwatch/stream/{frame.utility}/{frame.area}",
+            meter,
+            end_ts,
+            {
+                "utility": frame.utility,
+                "area": frame.area,
+                "meter": meter,
+                "window": window,
+                "detector": detector,
+                **evidence,
+            },
+        )
 
     def snapshot(self) -> dict[str, Any]:
         return {

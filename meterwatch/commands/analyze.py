@@ -9,6 +9,7 @@ import click
 from meterwatch.analysis import analyze as run_analysis
 from meterwatch.report import write_report
 from meterwatch.scoring import Truth, score
+from simulators.truth import TRUTH_FAULTS
 from stream.registry import RegistryBook
 
 DAY_S = 86_400
@@ -45,7 +46,7 @@ def analyze(
     book = RegistryBook.from_csv(registry, in_service=in_service, jurisdiction=jurisdiction)
     analyses = run_analysis(readings, registry, book)
     meters = {e["meter"] for a in analyses for e in a.estimates}
-    faults = truth.with_name("truth_faults.csv") if truth else None
+    faults = truth.with_name(TRUTH_FAULTS) if truth else None
     truth_data = (
         Truth.load(truth, meters, faults if faults and faults.exists() else None) if truth else None
     )

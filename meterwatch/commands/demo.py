@@ -38,6 +38,7 @@ from simulators.fleet import FleetSpec
 from simulators.loadgen import MqttSink
 from simulators.publisher import MqttPublisher
 from simulators.scenario import Scenario, message_count, publish, simulate_to
+from simulators.truth import TRUTH_FAULTS
 from stream.registry import RegistryBook
 
 ORDER = "meterwatch.meter.out_of_tolerance.v1"
@@ -111,7 +112,7 @@ def _report(
 ) -> None:  # fmt: skip
     orders = {e["subject"]: int(e["time_s"]) for e in events if e["type"] == ORDER}
     truth = Truth.load(out / "truth_errors.csv", {e["meter"] for e in estimates},
-                       out / "truth_faults.csv")  # fmt: skip
+                       out / TRUTH_FAULTS)  # fmt: skip
     streamed = score(truth, estimates, orders)
     click.echo("== offline check: the same readings through `meterwatch analyze` ==")
     book = RegistryBook.from_csv(out / "registry.csv")

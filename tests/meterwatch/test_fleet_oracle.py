@@ -79,20 +79,25 @@ def test_missing_inputs_are_refused(area) -> None:  # type: ignore[no-untyped-de
 
 
 def test_injected_faults_are_undone_in_the_oracles_copy() -> None:
-    from meterwatch.fleet_oracle import FaultRecord, undo_faults
+    from meterwatch.fleet_oracle import undo_faults
+    from meterwatch.scoring import FaultRecord
 
     starts = T0 + 900 * np.arange(8)
     master = np.full(8, 101.0)
     meters = np.tile([10.0, 20.0, -5.0, 8.0], (8, 1))  # stuck, bypassed, reversed PV, fine
     at = [int(starts[k]) for k in (2, 3, 5, 6)]
     faults = [
-        FaultRecord("stuck_register", "s", at[0], at[0] + 10**6, 0.0),
-        FaultRecord("tamper_bypass", "b", at[1], at[2], 0.75),
-        FaultRecord("reverse_wiring", "r", at[1], at[1] + 10**6, 0.0),
-        FaultRecord("reverse_wiring", "f", at[1], at[1] + 10**6, 0.0),  # no generation: gross
-        FaultRecord("master_error", "M", at[3], at[3] + 10**6, 1.0),
-        FaultRecord("clock_skew", "f", at[0], at[0] + 10**6, 300.0),  # the assembler's business
-        FaultRecord("outage", "x", at[0], at[1], 3.0),  # not in this area
+        FaultRecord("stuck_register", "s", "u", "a", at[0], at[0] + 10**6, 0.0),
+        FaultRecord("tamper_bypass", "b", "u", "a", at[1], at[2], 0.75),
+        FaultRecord("reverse_wiring", "r", "u", "a", at[1], at[1] + 10**6, 0.0),
+        FaultRecord(
+            "reverse_wiring", "f", "u", "a", at[1], at[1] + 10**6, 0.0
+        ),  # no generation: gross
+        FaultRecord("master_error", "M", "u", "a", at[3], at[3] + 10**6, 1.0),
+        FaultRecord(
+            "clock_skew", "f", "u", "a", at[0], at[0] + 10**6, 300.0
+        ),  # the assembler's business
+        FaultRecord("outage", "x", "u", "a", at[0], at[1], 3.0),  # not in this area
     ]
     undo_faults(master, meters, starts, ["s", "b", "r", "f"], faults, master_id="M",
                 with_generation={"s", "b", "r"})  # fmt: skip
