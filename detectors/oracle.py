@@ -34,9 +34,10 @@ the imputation variance of bridged gaps (``split_cv = 1``) is generous. A-priori
 summed over 2-hour runs are also *smaller* than their predicted variance on every day. So
 the Birge scaling changes nothing there, and fitting an extra white variance from the
 residuals (tried) narrows the intervals. (On fleet runs it does matter: their faults, a
-drifting lot and the exact ``loss_wh`` with no white variance left give ratios from 0.4 to
-150 by area.) Making it calibrated would need a model of drifting θ, which is no longer the
-issue's "batch WLS with the true loss model", so it is left as specified. Read detection
+drifting lot and the exact ``loss_wh`` with no white variance left gave ratios from 0.4 to
+150 by area, until the fleet oracle was told each meter's drift: ``known_drift``, below.)
+Making the bench's oracle calibrated would need a model of drifting θ, which is no longer
+the issue's "batch WLS with the true loss model", so it is left as specified. Read detection
 against it with this in mind: some meters it flags at its margin are flagged with more
 confidence than its data support.
 """
@@ -80,10 +81,21 @@ def oracle_estimates(
     split_cv: float = 1.0,
     prior_sd: float = 0.1,
     identifiable_variance_ratio: float = 0.25,
+    known_drift: FloatArray | None = None,
 ) -> OracleResult:
     """Batch GLS estimates at the end of every whole day in the data (NaN while there are
-    fewer intervals than unknowns)."""
+    fewer intervals than unknowns).
+
+    ``known_drift`` (T, n), when given, is how each meter's ``1 + ε`` moves, relative to a
+    reference (a fleet run's truth knows it): the registers are divided by it, the constant
+    θ fitted is the reference's, and day d reports ``1 + ε`` scaled by its own row's value.
+    Only where each meter's error sits is left to estimate.
+    """
     t_len, n = meters_wh.shape
+    if known_drift is not None:
+        if known_drift.shape != meters_wh.shape or not (known_drift > 0).all():
+            raise DetectorError("known_drift must be positive, one per interval and meter")
+        meters_wh = meters_wh / known_drift
     rows = np.column_stack([master_wh, meters_wh])
     mean = np.nanmean(rows, axis=0)
     mean = np.where(np.isnan(mean), 0.0, mean)
@@ -137,8 +149,9 @@ def oracle_estimates(
         var = max(1.0, birge[d]) * np.diag(inv)[:n] / scale[:n] ** 2  # GUM: never narrower
         ident[d] = var <= identifiable_variance_ratio * prior_sd**2
         theta = np.maximum(x[:n], 1e-3)
-        errors[d] = 100.0 * (1.0 / theta - 1.0)
-        u_stat = np.sqrt(var) / theta**2
+        moved = 1.0 if known_drift is None else known_drift[(d + 1) * intervals_per_day - 1]
+        errors[d] = 100.0 * (moved / theta - 1.0)
+        u_stat = moved * np.sqrt(var) / theta**2
         uncert[d] = 100.0 * np.sqrt(u_stat**2 + (master_uncertainty_pct / 100.0) ** 2)
     return OracleResult(
         errors_pct=errors, uncertainty_pct=uncert, identifiable=ident, birge_ratio=birge
@@ -193,6 +206,7 @@ def oracle_decisions(
     level_var_wh2: float,
     k: float = DEFAULT_K,
     register_resolution_wh: float = 10.0,
+    known_drift: FloatArray | None = None,
 ) -> OracleDecisions:
     """:func:`oracle_estimates` put through :func:`detectors.conformity.decide` every day.
 
@@ -215,6 +229,7 @@ def oracle_decisions(
         white_var_wh2=white_var_wh2,
         level_var_wh2=level_var_wh2,
         register_resolution_wh=register_resolution_wh,
+        known_drift=known_drift,
     )
     said = decide(
         result.errors_pct, result.uncertainty_pct, mpe_pct, k, identifiable=result.identifiable

@@ -19,9 +19,9 @@ import numpy as np
 
 from meterwatch.domain import ReadingFrame
 from meterwatch.errors import ConfigError
-from meterwatch.fleet_oracle import AreaOracle, area_oracle
-from meterwatch.scoring import FaultRecord, epoch_s, read_faults
-from simulators.truth import DEVICES, READINGS, REGISTRY, TRUTH_AREAS, TRUTH_FAULTS
+from meterwatch.fleet_oracle import AreaOracle, area_oracle, undo_clock_skew
+from meterwatch.scoring import FaultRecord, Truth, epoch_s, read_faults
+from simulators.truth import DEVICES, READINGS, REGISTRY, TRUTH_AREAS, TRUTH_ERRORS, TRUTH_FAULTS
 from stream.area_estimation import EstimationConfig
 from stream.area_worker import AreaWorker
 from stream.intervals import IntervalAssembler, IntervalBlock
@@ -121,6 +121,10 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
     and the injected faults, which it undoes (``truth_faults.csv``, when there is one).
     """
     where = read_registry_areas(run / REGISTRY)
+    faults: dict[tuple[str, str], list[FaultRecord]] = defaultdict(list)
+    if (run / TRUTH_FAULTS).exists():
+        for fault in read_faults(run / TRUTH_FAULTS):
+            faults[(fault.utility, fault.area)].append(fault)
     blocks: dict[tuple[str, str], list[IntervalBlock]] = defaultdict(list)
     assemblers: dict[tuple[str, str], tuple[IntervalAssembler, IntervalAssembler]] = {}
     for frame in day_frames(run / READINGS, where):
@@ -131,8 +135,9 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
         imports, exports = assemblers.setdefault(
             key, (IntervalAssembler(known.master), IntervalAssembler(known.master))
         )
-        imports.update(frame.meter, frame.ts, frame.import_wh)
-        exports.update(frame.meter, frame.ts, frame.export_wh)
+        ts = undo_clock_skew(frame.meter, frame.ts, faults[key])
+        imports.update(frame.meter, ts, frame.import_wh)
+        exports.update(frame.meter, ts, frame.export_wh)
         blocks[key] += map(known.energy_block, imports.ready, exports.ready)
     loss: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     with (run / TRUTH_AREAS).open(encoding="utf-8", newline="") as handle:
@@ -140,10 +145,7 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
             loss[(row["utility"], row["area"])][epoch_s(row["ts"])] = float(row["loss_wh"])
     with (run / DEVICES).open(encoding="utf-8", newline="") as handle:
         resolution = {r["meter_id"]: float(r["resolution_wh"]) for r in csv.DictReader(handle)}
-    faults: dict[tuple[str, str], list[FaultRecord]] = defaultdict(list)
-    if (run / TRUTH_FAULTS).exists():
-        for fault in read_faults(run / TRUTH_FAULTS):
-            faults[(fault.utility, fault.area)].append(fault)
+    truth = Truth.load(run / TRUTH_ERRORS) if (run / TRUTH_ERRORS).exists() else None
     oracles = {}
     for key, area_blocks in sorted(blocks.items()):
         known = book.area(*key)
@@ -152,6 +154,6 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
         limits = dict(zip(sorted(ids), known.limits(tuple(sorted(ids))).tolist(), strict=True))
         oracles[key] = area_oracle(
             area_blocks, loss[key], limits, resolution, faults=faults[key],
-            master_id=known.master, with_generation=ids - known.without_generation,
+            master_id=known.master, with_generation=ids - known.without_generation, truth=truth,
         )  # fmt: skip
     return oracles

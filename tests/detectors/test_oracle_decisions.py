@@ -54,3 +54,25 @@ def test_bad_input_is_refused(area) -> None:  # type: ignore[no-untyped-def]
         oracle_decisions(
             area.master_wh, area.meters_wh, area.loss_model_wh, 2.0, **{**args, "level_var_wh2": 0}
         )
+
+
+def test_a_known_drift_leaves_only_the_level_to_estimate() -> None:
+    spec = AreaSpec(n_meters=40, days=10, oot_fraction=0.2, drifting_share=1.0)
+    area = generate_area(np.random.default_rng(8), spec)
+    noise = {"white_var_wh2": area.white_noise_var_wh2, "level_var_wh2": area.level_noise_var_wh2}
+    level = 1.0 + area.true_error_pct / 100.0
+    drift = level / level[-1]
+    args = (area.master_wh, area.meters_wh, area.loss_model_wh)
+    static = oracle_estimates(*args, intervals_per_day=DAY, **noise)
+    known = oracle_estimates(*args, intervals_per_day=DAY, known_drift=drift, **noise)
+    flat = oracle_estimates(*args, intervals_per_day=DAY, known_drift=np.ones_like(drift), **noise)
+    np.testing.assert_array_equal(flat.errors_pct, static.errors_pct)  # no drift: the same fit
+    moving = np.flatnonzero(np.ptp(area.true_error_pct, axis=0) > 1.0)
+    assert moving.size >= 3
+    truth = area.true_error_pct[-1, moving]
+    miss_static = np.abs(static.errors_pct[-1, moving] - truth)
+    miss_known = np.abs(known.errors_pct[-1, moving] - truth)
+    assert miss_known.mean() < 0.5 * miss_static.mean()
+    assert (miss_known < 3.0 * known.uncertainty_pct[-1, moving]).all()
+    with pytest.raises(DetectorError):
+        oracle_estimates(*args, intervals_per_day=DAY, known_drift=-drift, **noise)

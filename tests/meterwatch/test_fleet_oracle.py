@@ -106,3 +106,28 @@ def test_injected_faults_are_undone_in_the_oracles_copy() -> None:
     np.testing.assert_array_equal(meters[:, 2], [-5, -5, -5, 5, 5, 5, 5, 5])
     np.testing.assert_array_equal(meters[:, 3], [8.0] * 8)
     np.testing.assert_array_equal(master, [101] * 6 + [100, 100])
+
+
+def test_a_skewed_clock_is_put_back_on_the_grid_after_the_fault_began() -> None:
+    from meterwatch.fleet_oracle import undo_clock_skew
+    from meterwatch.scoring import FaultRecord
+
+    meters = np.array(["k", "k", "k", "k", "o"])
+    # k's clock is 664 s behind from T0: boundary T0 itself was read before the fault
+    ts = np.array([T0, T0 + 900 - 664, T0 + 1800 - 664, T0 + 2700 - 664, T0 + 900 - 664])
+    fault = FaultRecord("clock_skew", "k", "u", "a", T0, T0 + 86_400, -664.0)
+    got = undo_clock_skew(meters, ts, [fault])
+    np.testing.assert_array_equal(got, [T0, T0 + 900, T0 + 1800, T0 + 2700, T0 + 900 - 664])
+
+
+def test_relative_drift_follows_the_truths_daily_errors() -> None:
+    from meterwatch.fleet_oracle import relative_drift
+    from meterwatch.scoring import Truth
+
+    days = np.array([T0 // 86_400, T0 // 86_400 + 1])
+    truth = Truth(("a", "b"), days, np.array([[1.0, 0.0], [3.0, 0.0]]), np.array([2.0, 2.0]))
+    starts = np.array([T0, T0 + 900, T0 + 86_400])
+    got = relative_drift(truth, ["b", "a", "z"], starts)
+    np.testing.assert_allclose(got[:, 0], 1.0)
+    np.testing.assert_allclose(got[:, 1], [1.01 / 1.03, 1.01 / 1.03, 1.0])
+    np.testing.assert_allclose(got[:, 2], 1.0)  # not in the truth
