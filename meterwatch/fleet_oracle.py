@@ -39,7 +39,7 @@ from detectors.conformity import DEFAULT_K
 from detectors.oracle import OracleDecisions, oracle_decisions, register_level_var
 from meterwatch.errors import DetectorError
 from meterwatch.scoring import FaultRecord, Truth
-from stream.intervals import IntervalBlock
+from stream.intervals import AssemblerConfig, IntervalBlock
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -162,15 +162,14 @@ def relative_drift(
     """``(1 + ε(t)) / (1 + ε(last day))`` per row (interval start ``start_ts``) and meter, from
     the truth's daily errors; 1 for a meter or day the truth does not have."""
     out = np.ones((len(start_ts), len(meter_ids)))
-    if not len(truth.days):
+    col = {m: j for j, m in enumerate(truth.meters)}
+    known = np.array([m in col for m in meter_ids], dtype=bool)
+    if not len(truth.days) or not known.any():
         return out
     row = np.clip(np.searchsorted(truth.days, start_ts // 86_400), 0, len(truth.days) - 1)
-    col = {m: j for j, m in enumerate(truth.meters)}
-    for j, meter in enumerate(meter_ids):
-        if meter in col:
-            level = 1.0 + truth.error_pct[:, col[meter]] / 100.0
-            ratio = level[row] / level[-1]
-            out[:, j] = np.where(np.isfinite(ratio) & (ratio > 0), ratio, 1.0)
+    level = 1.0 + truth.error_pct[:, [col[m] for m in meter_ids if m in col]] / 100.0
+    ratio = level[row] / level[-1]
+    out[:, known] = np.where(np.isfinite(ratio) & (ratio > 0), ratio, 1.0)
     return out
 
 
@@ -179,17 +178,19 @@ def undo_clock_skew(
     ts: npt.NDArray[np.int64],
     faults: Sequence[FaultRecord],
     *,
-    interval_s: int = 900,
-    tolerance_s: int = 120,
+    assembler: AssemblerConfig | None = None,
 ) -> npt.NDArray[np.int64]:
     """The readings' stamps with each injected clock skew taken out: a reading of a skewed
-    meter whose stamp less the skew lands on a boundary after the fault began."""
+    meter whose stamp less the skew lands on a boundary (as the ``assembler`` snaps them)
+    after the fault began."""
+    cfg = assembler or AssemblerConfig()
     out = np.array(ts, dtype=np.int64)
     for f in faults:
         if f.kind != "clock_skew":
             continue
         true_ts = out - round(f.magnitude)
-        off_grid = np.abs(true_ts - np.rint(true_ts / interval_s) * interval_s)
-        skewed = (meters == f.meter_id) & (true_ts > f.start_ts) & (off_grid <= tolerance_s)
+        off_grid = np.abs(true_ts - np.rint(true_ts / cfg.interval_s) * cfg.interval_s)
+        on_grid = off_grid <= cfg.snap_tolerance_s
+        skewed = (meters == f.meter_id) & (true_ts > f.start_ts) & on_grid
         out[skewed] = true_ts[skewed]
     return out

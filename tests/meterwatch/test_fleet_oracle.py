@@ -96,7 +96,7 @@ def test_injected_faults_are_undone_in_the_oracles_copy() -> None:
         FaultRecord("master_error", "M", "u", "a", at[3], at[3] + 10**6, 1.0),
         FaultRecord(
             "clock_skew", "f", "u", "a", at[0], at[0] + 10**6, 300.0
-        ),  # the assembler's business
+        ),  # undone on the stamps, before assembly (undo_clock_skew)
         FaultRecord("outage", "x", "u", "a", at[0], at[1], 3.0),  # not in this area
     ]
     undo_faults(master, meters, starts, ["s", "b", "r", "f"], faults, master_id="M",
