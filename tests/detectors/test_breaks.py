@@ -48,7 +48,8 @@ def test_a_step_is_no_break_while_theta_is_still_unknown_or_when_it_is_small() -
     assert find_break(x, read, residuals, var, np.full(30, 1e-4), min_change=0.6, z=8.0) is None
     unread = read.copy()
     unread[:, 4] = False  # its cells were all guessed: no evidence about it
-    assert find_break(x, unread, residuals, var, np.full(30, 1e-4), min_change=0.3, z=8.0) != known
+    blind = find_break(x, unread, residuals, var, np.full(30, 1e-4), min_change=0.3, z=8.0)
+    assert blind is None or blind.meter != 4
 
 
 def test_a_guessed_level_is_fitted_with_the_step_and_not_taken_for_one() -> None:
