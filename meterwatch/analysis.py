@@ -9,6 +9,7 @@ would. So the offline decisions and the streaming ones are the same by construct
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,15 @@ from meterwatch.domain import ReadingFrame
 from meterwatch.errors import ConfigError
 from meterwatch.fleet_oracle import AreaOracle, area_oracle, undo_clock_skew
 from meterwatch.scoring import FaultRecord, Truth, epoch_s, read_faults
-from simulators.truth import DEVICES, READINGS, REGISTRY, TRUTH_AREAS, TRUTH_ERRORS, TRUTH_FAULTS
+from simulators.truth import (
+    DEVICES,
+    READINGS,
+    REGISTRY,
+    RUN,
+    TRUTH_AREAS,
+    TRUTH_ERRORS,
+    TRUTH_FAULTS,
+)
 from stream.area_estimation import EstimationConfig
 from stream.area_worker import AreaWorker
 from stream.intervals import IntervalAssembler, IntervalBlock
@@ -117,8 +126,11 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
     """The offline oracle of every area of a simulated run folder (needs its truth files).
 
     The same blocks the stream assembles (:meth:`AreaRegistry.energy_block`), the simulator's
-    true loss per interval (``truth_areas.csv``), the registers' resolutions (``devices.csv``)
-    and the injected faults, which it undoes (``truth_faults.csv``, when there is one).
+    true loss model per interval (``truth_areas.csv``: the loss law at the climatological
+    temperature, and its change per kelvin of the day's weather) with the laws of what it
+    leaves out (``run.json``: the unmetered use's variance, the weather's sd), the registers'
+    resolutions (``devices.csv``) and the injected faults, which it undoes
+    (``truth_faults.csv``, when there is one).
     """
     where = read_registry_areas(run / REGISTRY)
     faults: dict[tuple[str, str], list[FaultRecord]] = defaultdict(list)
@@ -140,9 +152,16 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
         exports.update(frame.meter, ts, frame.export_wh)
         blocks[key] += map(known.energy_block, imports.ready, exports.ready)
     loss: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    per_kelvin: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     with (run / TRUTH_AREAS).open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
-            loss[(row["utility"], row["area"])][epoch_s(row["ts"])] = float(row["loss_wh"])
+            if "loss_climate_wh" not in row:
+                raise ConfigError(f"{run / TRUTH_AREAS} has no loss model: simulate the run again")
+            t, key = epoch_s(row["ts"]), (row["utility"], row["area"])
+            loss[key][t] = float(row["loss_climate_wh"])
+            per_kelvin[key][t] = float(row["loss_weather_wh_per_k"])
+    meta = json.loads((run / RUN).read_text(encoding="utf-8"))
+    white_var, weather_sd = meta["loss_white_var_wh2"], float(meta["load"]["temperature_day_sd_k"])
     with (run / DEVICES).open(encoding="utf-8", newline="") as handle:
         resolution = {r["meter_id"]: float(r["resolution_wh"]) for r in csv.DictReader(handle)}
     truth = Truth.load(run / TRUTH_ERRORS) if (run / TRUTH_ERRORS).exists() else None
@@ -155,5 +174,6 @@ def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracl
         oracles[key] = area_oracle(
             area_blocks, loss[key], limits, resolution, faults=faults[key],
             master_id=known.master, with_generation=ids - known.without_generation, truth=truth,
+            white_var_wh2=float(white_var[key[1]]), weather=(per_kelvin[key], weather_sd),
         )  # fmt: skip
     return oracles

@@ -4,9 +4,11 @@ The demo's yardstick (issue 4): "replacement orders cover X % of the meters the 
 ``out_of_tolerance``". :func:`area_oracle` lines an area's
 :class:`~stream.intervals.IntervalBlock` s up (each meter's energy as
 :meth:`stream.area_estimation.AreaRegistry.energy_block` gives it), subtracts the true loss
-of each interval (``truth_areas.csv``'s ``loss_wh``, unmetered use included, keyed by the interval's
-*end* time) and puts the batch GLS oracle (:func:`detectors.oracle.oracle_decisions`) through
-the same rule and k as the stream. Like the stream, it starts at the master's first increment.
+model of each interval (``truth_areas.csv``'s ``loss_climate_wh``, keyed by the interval's
+*end* time; what the model leaves out, unmetered use and the day-to-day weather, enters with
+its law, as in the bench's oracle) and puts the batch GLS oracle
+(:func:`detectors.oracle.oracle_decisions`) through the same rule and k as the stream. Like
+the stream, it starts at the master's first increment.
 Reading the files is the caller's business.
 
 **It knows the injected faults** (``truth_faults.csv``) and undoes them in its copy of the
@@ -36,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.conformity import DEFAULT_K
-from detectors.oracle import OracleDecisions, oracle_decisions, register_level_var
+from detectors.oracle import DayEffect, OracleDecisions, oracle_decisions, register_level_var
 from meterwatch.errors import DetectorError
 from meterwatch.scoring import FaultRecord, Truth
 from stream.intervals import AssemblerConfig, IntervalBlock
@@ -71,12 +73,15 @@ def area_oracle(
     master_id: str = "",
     with_generation: Collection[str] = (),
     truth: Truth | None = None,
+    weather: tuple[Mapping[int, float], float] | None = None,
 ) -> AreaOracle:
     """Oracle decisions for the area whose ``blocks`` are given, in time order.
 
-    ``loss_wh`` maps an interval's end (epoch seconds) to the area's true loss in it;
-    ``white_var_wh2`` is whatever noise that loss series does not carry (0 for a fleet run,
-    whose loss includes the unmetered use). ``faults`` of the area are undone first
+    ``loss_wh`` maps an interval's end (epoch seconds) to the area's true loss model in it;
+    ``white_var_wh2`` is the variance of what that model leaves out per interval (the
+    unmetered use), and ``weather`` the day-to-day part it leaves out: the loss's change per
+    kelvin by interval end, and the weather's sd (one effect per UTC day,
+    :class:`detectors.oracle.DayEffect`). ``faults`` of the area are undone first
     (:func:`undo_faults`; ``master_id`` is the area's master meter, ``with_generation`` the
     meters that enter the balance net). With ``truth``, the oracle knows each meter's drift
     (:func:`relative_drift`).
@@ -100,9 +105,14 @@ def area_oracle(
     master, consumers, end = master[read[0] :], consumers[read[0] :], end[read[0] :]
     undo_faults(master, consumers, end - interval_s, ids, faults, master_id=master_id,
                 with_generation=with_generation)  # fmt: skip
-    missing = [int(t) for t in end if int(t) not in loss_wh]
+    per_kelvin = loss_wh if weather is None else weather[0]
+    missing = [int(t) for t in end if int(t) not in loss_wh or int(t) not in per_kelvin]
     if missing:
         raise DetectorError(f"no true loss for {len(missing)} intervals, first ending {missing[0]}")
+    day_effect = None
+    if weather is not None:
+        basis = np.array([per_kelvin[int(t)] for t in end])
+        day_effect = DayEffect(basis, weather[1], day=(end - interval_s) // 86_400)
     try:
         limits = np.array([mpe_pct[m] for m in ids])
         steps = np.array([resolution_wh[m] for m in ids])
@@ -120,6 +130,7 @@ def area_oracle(
         k=k,
         register_resolution_wh=float(np.median(steps)) if steps.size else 10.0,
         known_drift=None if truth is None else relative_drift(truth, ids, end - interval_s),
+        day_effect=day_effect,
     )
     return AreaOracle(meter_ids=ids, first_end_ts=int(end[0]), result=result)
 

@@ -68,6 +68,10 @@ class LineLoss:
     loss_wh: FloatArray  # (rows,) the true loss, unmetered use included
     basis: FloatArray  # (rows, 2) the loss law's regressors: [hours, P²·h·(1 + αΔT)]
     white_sd_wh: float  # standard deviation of the unmetered part per row
+    # the loss law at the climatological temperature (its daily cycle, no day-to-day weather,
+    # no unmetered use), and how the loss moves per kelvin of the day's weather
+    climate_wh: FloatArray  # (rows,)
+    weather_wh_per_k: FloatArray  # (rows,)
 
 
 def day_of_year(start_s: int, days: int) -> FloatArray:
@@ -168,5 +172,12 @@ def line_loss(rng: np.random.Generator, net_wh: FloatArray, spec: LoadSpec) -> L
     )
     b = spec.load_loss_fraction / max(float(np.abs(p_total).mean()), 1.0)
     white_sd = spec.unmetered_sd_w * HOURS
-    loss = basis @ np.array([spec.fixed_loss_w_per_meter * n, b]) + rng.normal(0, white_sd, rows)
-    return LineLoss(loss_wh=np.asarray(loss, dtype=float), basis=basis, white_sd_wh=white_sd)
+    law = basis @ np.array([spec.fixed_loss_w_per_meter * n, b])
+    per_kelvin = b * p_total**2 * HOURS * ALPHA_CU
+    return LineLoss(
+        loss_wh=np.asarray(law + rng.normal(0, white_sd, rows), dtype=float),
+        basis=basis,
+        white_sd_wh=white_sd,
+        climate_wh=np.asarray(law - per_kelvin * weather, dtype=float),
+        weather_wh_per_k=np.asarray(per_kelvin, dtype=float),
+    )

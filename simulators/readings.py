@@ -68,6 +68,8 @@ class AreaRun:
     loss_wh: FloatArray  # (T,) true line loss, unmetered use included
     loss_basis: FloatArray  # (T, 2) the loss law's regressors [hours, P²·h·(1+αΔT)]
     loss_white_var_wh2: float  # variance of the unmetered part per interval
+    loss_climate_wh: FloatArray  # (T,) the loss law at the climatological temperature
+    loss_weather_wh_per_k: FloatArray  # (T,) how the loss moves per kelvin of the day's weather
     master_error_pct: FloatArray  # (T,) the master's true error, faults included
 
     @property
@@ -176,6 +178,8 @@ def simulate_area(
         loss_wh=_per_interval(loss.loss_wh, step),
         loss_basis=_per_interval(loss.basis, step),
         loss_white_var_wh2=loss.white_sd_wh**2 * step,
+        loss_climate_wh=_per_interval(loss.climate_wh, step),
+        loss_weather_wh_per_k=_per_interval(loss.weather_wh_per_k, step),
         master_error_pct=np.asarray(master_err.reshape(-1, step).mean(axis=1), dtype=float),
     )
 

@@ -78,6 +78,11 @@ class SyntheticArea:
     true_load_wh: FloatArray  # (T, n) energy actually consumed
     loss_wh: FloatArray  # (T,) true line loss, unmetered part included
     loss_model_wh: FloatArray  # (T,) the modelled part of the loss (fixed + I²R), no unmetered
+    # the loss law at the climatological temperature (the daily cycle, no day-to-day weather),
+    # and how the loss moves per kelvin of that day's weather (sd ``weather_sd_k``)
+    loss_climate_wh: FloatArray  # (T,)
+    weather_basis_wh_per_k: FloatArray  # (T,)
+    weather_sd_k: float
     master_error_pct: float
     white_noise_var_wh2: float  # per-interval variance of the unmetered (white) part
     level_noise_var_wh2: float  # per-boundary register noise (quantisation, jitter) in the sum
@@ -233,6 +238,7 @@ def generate_area(rng: np.random.Generator, spec: AreaSpec | None = None) -> Syn
     b = spec.load_loss_fraction / p_total.mean()
     resistance = 1 + _ALPHA_CU * (temp - _T_REF_C)
     basis = np.stack([np.full(rows, hours), p_total**2 * hours * resistance], axis=1)
+    weather_basis = b * p_total**2 * hours * _ALPHA_CU  # ∂loss/∂(day's weather), Wh/K
     unmetered = rng.normal(0.0, spec.unmetered_sd_w * hours, rows)
     modelled = basis @ np.array([a_w, b])
     loss = modelled + unmetered
@@ -277,6 +283,9 @@ def generate_area(rng: np.random.Generator, spec: AreaSpec | None = None) -> Syn
         true_load_wh=coarse(load),
         loss_wh=coarse(loss),
         loss_model_wh=coarse(modelled),
+        loss_climate_wh=coarse(modelled - weather_basis * daily),
+        weather_basis_wh_per_k=coarse(weather_basis),
+        weather_sd_k=spec.temperature_day_sd_k,
         master_error_pct=float(m_err),
         white_noise_var_wh2=float((spec.unmetered_sd_w * hours) ** 2 * step),
         level_noise_var_wh2=quant_var + jitter_var,

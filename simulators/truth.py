@@ -16,7 +16,9 @@ written because pyarrow is not installed):
   magnitude, unit (see :mod:`simulators.faults`);
 - ``truth_areas.csv``: per area and interval (``ts`` = its end): consumers' true consumption
   and PV generation, the true line loss, the loss law's two regressors (hours and
-  P²·h·(1+αΔT)) and the master's true error;
+  P²·h·(1+αΔT)), the master's true error, the loss law at the climatological temperature
+  (no day-to-day weather, no unmetered use) and how the loss moves per kelvin of the day's
+  weather (whose sd is ``run.json``'s ``load.temperature_day_sd_k``);
 - ``run.json``: every parameter, the noise levels the oracle needs, counts and file names.
 """
 
@@ -103,11 +105,13 @@ def write_readings(area: AreaRun, out: TextIO) -> int:
 def _write_area_truth(area: AreaRun, out: TextIO) -> None:
     ends = iso_utc(area.ts[1:]).tolist()
     out.writelines(
-        f"{area.utility},{area.area},{t},{c:.1f},{p:.1f},{loss:.1f},{h:.4f},{p2:.1f},{e:.4f}\n"
-        for t, c, p, loss, h, p2, e in zip(
+        f"{area.utility},{area.area},{t},{c:.1f},{p:.1f},{loss:.1f},{h:.4f},{p2:.1f},{e:.4f},"
+        f"{climate:.1f},{per_k:.3f}\n"
+        for t, c, p, loss, h, p2, e, climate, per_k in zip(
             ends, area.consumption_wh.tolist(), area.pv_wh.tolist(), area.loss_wh.tolist(),
             area.loss_basis[:, 0].tolist(), area.loss_basis[:, 1].tolist(),
-            area.master_error_pct.tolist(), strict=True,
+            area.master_error_pct.tolist(), area.loss_climate_wh.tolist(),
+            area.loss_weather_wh_per_k.tolist(), strict=True,
         )
     )  # fmt: skip
 
@@ -173,7 +177,7 @@ def write_run(
         fault_out.write("fault_id,meter_id,utility,area,kind,start_ts,end_ts,magnitude,unit\n")
         area_out.write(
             "utility,area,ts,consumption_wh,pv_wh,loss_wh,loss_basis_h,"
-            "loss_basis_p2,master_error_pct\n"
+            "loss_basis_p2,master_error_pct,loss_climate_wh,loss_weather_wh_per_k\n"
         )
         if read_out is not None:
             read_out.write("meter_id,ts,import_wh,export_wh,voltage_v,current_a\n")

@@ -117,7 +117,7 @@ def _report(
     click.echo("== offline check: the same readings through `meterwatch analyze` ==")
     book = RegistryBook.from_csv(out / "registry.csv")
     offline = analyze(out / "readings.csv", out / "registry.csv", book)
-    click.echo("== the offline oracle (batch GLS; true loss, faults, drifts) on the same blocks ==")
+    click.echo("== the offline oracle (true loss model; faults, drifts undone), same blocks ==")
     oracle_out = {m for o in oracle_run(out, book).values() for m in o.out_of_tolerance()}
     offline_orders = {e["subject"] for a in offline for e in a.events if e["type"] == ORDER}
     latest_stream = {e["meter"]: e["decision"] for e in estimates}
@@ -149,7 +149,9 @@ def _report(
         f"{len(streamed_events & offline_events)} identical",
         f"wall time        {elapsed:.0f} s from the first publish to the last estimate",
     ]
-    oracle = oracle_lines(truth, orders, oracle_out, "batch GLS; faults, drifts undone")
+    oracle = oracle_lines(
+        truth, orders, oracle_out, "batch GLS, true loss model; faults, drifts undone"
+    )
     page = write_report(out / "report", offline, title=f"meterwatch demo, seed {fleet.seed}",
                         score=streamed, truth=truth, extra=lines + oracle)  # fmt: skip
     click.echo("\n== meterwatch demo report ==")

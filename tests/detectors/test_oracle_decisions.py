@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from detectors.conformity import Decision, decide
-from detectors.oracle import oracle_decisions, oracle_estimates, register_level_var
+from detectors.oracle import DayEffect, oracle_decisions, oracle_estimates, register_level_var
 from meterwatch.errors import DetectorError
 from simulators.synthetic import AreaSpec, generate_area
 
@@ -76,3 +76,41 @@ def test_a_known_drift_leaves_only_the_level_to_estimate() -> None:
     assert (miss_known < 3.0 * known.uncertainty_pct[-1, moving]).all()
     with pytest.raises(DetectorError):
         oracle_estimates(*args, intervals_per_day=DAY, known_drift=-drift, **noise)
+
+
+def test_the_true_loss_model_leaves_the_weather_to_a_per_day_effect() -> None:
+    spec = AreaSpec(n_meters=40, days=10, oot_fraction=0.15, temperature_day_sd_k=12.0)
+    area = generate_area(np.random.default_rng(0), spec)
+    noise = {"white_var_wh2": area.white_noise_var_wh2, "level_var_wh2": area.level_noise_var_wh2}
+    args = (area.master_wh, area.meters_wh)
+    realised = oracle_estimates(*args, area.loss_model_wh, intervals_per_day=DAY, **noise)
+    ignored = oracle_estimates(*args, area.loss_climate_wh, intervals_per_day=DAY, **noise)
+    law = oracle_estimates(
+        *args,
+        area.loss_climate_wh,
+        intervals_per_day=DAY,
+        day_effect=DayEffect(area.weather_basis_wh_per_k, area.weather_sd_k),
+        **noise,
+    )
+    truth = area.true_error_pct[-1]
+
+    def miss(result):  # type: ignore[no-untyped-def]
+        return float(np.abs(result.errors_pct[-1] - truth).mean())
+
+    def coverage(result):  # type: ignore[no-untyped-def]
+        z = (result.errors_pct[-1] - truth) / result.uncertainty_pct[-1]
+        return float(np.mean(np.abs(z) < 1.96))
+
+    # ignoring the weather leaves a misfit the fit takes for meter errors; knowing its law
+    # (one effect per day, its sd) gets close to knowing what it was, and says so in u
+    assert miss(ignored) > 1.4 * max(miss(law), miss(realised))
+    assert coverage(ignored) < 0.75 and coverage(law) >= 0.9
+    assert np.median(law.uncertainty_pct[-1]) > np.median(realised.uncertainty_pct[-1])
+    with pytest.raises(DetectorError):
+        oracle_estimates(
+            *args,
+            area.loss_climate_wh,
+            intervals_per_day=DAY,
+            day_effect=DayEffect(area.weather_basis_wh_per_k, 0.0),
+            **noise,
+        )

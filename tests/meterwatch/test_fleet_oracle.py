@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.oracle import oracle_decisions, register_level_var
+from detectors.oracle import DayEffect, oracle_decisions, register_level_var
 from meterwatch.errors import DetectorError
 from meterwatch.fleet_oracle import area_oracle
 from simulators.synthetic import AreaSpec, generate_area
@@ -32,26 +32,31 @@ def blocks_of(area, order: list[int]) -> list[IntervalBlock]:  # type: ignore[no
     ]
 
 
-def test_blocks_give_the_oracle_of_the_arrays(area) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("law_of_weather", [False, True])
+def test_blocks_give_the_oracle_of_the_arrays(area, law_of_weather: bool) -> None:  # type: ignore[no-untyped-def]
     ends = T0 + 900 * (1 + np.arange(6 * DAY))
-    loss = dict(zip(ends.tolist(), area.loss_model_wh.tolist(), strict=True))
+    loss_wh = area.loss_climate_wh if law_of_weather else area.loss_model_wh
+    day_effect = DayEffect(area.weather_basis_wh_per_k, area.weather_sd_k)  # days from row 0
+    per_kelvin = dict(zip(ends.tolist(), day_effect.basis_wh.tolist(), strict=True))
     shuffled = list(np.random.default_rng(1).permutation(30))  # column order does not matter
     got = area_oracle(
         blocks_of(area, shuffled),
-        loss,
+        dict(zip(ends.tolist(), loss_wh.tolist(), strict=True)),
         dict.fromkeys(area.meter_ids, 2.0),
         dict.fromkeys(area.meter_ids, 10.0),
         white_var_wh2=area.white_noise_var_wh2,
-    )
+        weather=(per_kelvin, area.weather_sd_k) if law_of_weather else None,
+    )  # it labels rows by UTC day, which here starts at row 0 as the arrays' days do
     level = register_level_var(area.master_wh, area.meters_wh, 10.0, interval_s=900.0)
     want = oracle_decisions(
         area.master_wh,
         area.meters_wh,
-        area.loss_model_wh,
+        loss_wh,
         2.0,
         intervals_per_day=DAY,
         white_var_wh2=area.white_noise_var_wh2,
         level_var_wh2=level,
+        day_effect=day_effect if law_of_weather else None,
     )
     assert got.meter_ids == tuple(sorted(area.meter_ids))
     assert got.first_end_ts == T0 + 900
@@ -72,6 +77,8 @@ def test_missing_inputs_are_refused(area) -> None:  # type: ignore[no-untyped-de
         area_oracle(blocks, {}, limits, steps)
     ends = T0 + 900 * (1 + np.arange(6 * DAY))
     loss = dict.fromkeys(ends.tolist(), 0.0)
+    with pytest.raises(DetectorError, match="no true loss"):  # nor its change per kelvin
+        area_oracle(blocks, loss, limits, steps, weather=({}, 3.0))
     with pytest.raises(DetectorError, match="no MPE"):
         area_oracle(blocks, loss, {}, steps)
     with pytest.raises(DetectorError, match="no blocks"):

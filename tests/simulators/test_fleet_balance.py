@@ -37,6 +37,13 @@ def test_with_zero_errors_master_is_consumers_plus_loss_within_register_noise() 
         assert 0.8 * expected_sd < residual.std() < 1.2 * expected_sd
         assert abs(residual.mean()) < 5 * expected_sd / np.sqrt(residual.size)
         assert (area.pv_wh > 0).any() and (np.diff(area.export_wh[:, 1:], axis=0) > 0).any()
+        # the loss model leaves out one weather offset per day and the white unmetered use
+        left = (area.loss_wh - area.loss_climate_wh).reshape(SPEC.days, -1)
+        per_kelvin = area.loss_weather_wh_per_k.reshape(SPEC.days, -1)
+        offset = (left * per_kelvin).sum(axis=1) / (per_kelvin**2).sum(axis=1)  # K, by day
+        white = left - offset[:, None] * per_kelvin
+        assert np.abs(offset).max() < 4 * LoadSpec().temperature_day_sd_k
+        assert 0.9 < white.std() / np.sqrt(area.loss_white_var_wh2) < 1.1
 
 
 def _daily(path: Path) -> tuple[dict[str, dict[str, float]], list[str]]:

@@ -43,6 +43,15 @@ def test_truth_matches_the_spec(area) -> None:  # type: ignore[no-untyped-def]
     assert abs(balance - 1 - area.master_error_pct / 100) < 1e-3
 
 
+def test_the_loss_splits_into_climate_and_one_weather_offset_per_day(area) -> None:  # type: ignore[no-untyped-def]
+    weather = (area.loss_model_wh - area.loss_climate_wh).reshape(4, 96)
+    per_kelvin = area.weather_basis_wh_per_k.reshape(4, 96)
+    offset = weather.sum(axis=1) / per_kelvin.sum(axis=1)  # the day's temperature offset, K
+    np.testing.assert_allclose(weather, offset[:, None] * per_kelvin, rtol=1e-9, atol=1e-9)
+    assert area.weather_sd_k == 3.0 and np.abs(offset).max() < 4 * 3.0
+    assert np.ptp(offset) > 0.5  # the days differ
+
+
 def test_daily_intervals_aggregate_the_same_load() -> None:
     fine = generate_area(np.random.default_rng(3), AreaSpec(n_meters=10, days=3))
     daily = generate_area(
