@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from detectors.conformity import DEFAULT_K
+from detectors.conformity import DEFAULT_K, Decision
 from detectors.oracle import DayEffect, OracleDecisions, oracle_decisions, register_level_var
 from meterwatch.errors import DetectorError
 from meterwatch.scoring import FaultRecord, Truth
@@ -56,8 +56,21 @@ class AreaOracle:
 
     def out_of_tolerance(self, day: int = -1) -> frozenset[str]:
         """Meters the oracle decides ``out_of_tolerance`` on ``day`` (default: the last)."""
-        out = self.result.out_of_tolerance(day)
-        return frozenset(m for m, flag in zip(self.meter_ids, out.tolist(), strict=True) if flag)
+        return self._meters(self.result.out_of_tolerance(day))
+
+    def confirmed(self, days: int) -> frozenset[str]:
+        """Meters the oracle decides ``out_of_tolerance`` on ``days`` consecutive days at some
+        point: the orders it would give under the stream's confirmation rule."""
+        out = self.result.decisions == Decision.OUT_OF_TOLERANCE.value
+        streak = np.zeros(out.shape[1], dtype=np.int64)
+        longest = streak.copy()
+        for today in out:
+            streak = np.where(today, streak + 1, 0)
+            longest = np.maximum(longest, streak)
+        return self._meters(longest >= days)
+
+    def _meters(self, flags: npt.NDArray[np.bool_]) -> frozenset[str]:
+        return frozenset(m for m, flag in zip(self.meter_ids, flags.tolist(), strict=True) if flag)
 
 
 def area_oracle(

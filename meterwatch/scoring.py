@@ -212,17 +212,34 @@ def score(truth: Truth, estimates: list[dict[str, Any]], orders: dict[str, int])
 
 
 def oracle_lines(
-    truth: Truth, orders: dict[str, int], oracle_out: set[str], oracle_name: str
+    truth: Truth,
+    orders: dict[str, int],
+    oracle_out: set[str],
+    oracle_name: str,
+    confirmed: tuple[set[str], int] | None = None,
 ) -> list[str]:
-    """How the orders cover the meters an oracle decides ``out_of_tolerance`` at the end."""
+    """How the orders cover the meters an oracle decides ``out_of_tolerance`` at the end, and,
+    with ``confirmed`` (its meters, the days), those it would order under the stream's
+    confirmation rule."""
     col = {m: i for i, m in enumerate(truth.meters)}
-    flagged = [m for m in oracle_out if m in col]
-    healthy = [m for m in flagged if np.nanmax(np.abs(truth.error_pct[:, col[m]]))
-               <= 0.5 * truth.mpe_pct[col[m]]]  # fmt: skip
-    covered = len(set(flagged) & set(orders))
-    share = covered / len(flagged) if flagged else float("nan")
-    return [
-        f"oracle ({oracle_name}) decides {len(flagged)} meters out of tolerance at the end, "
-        f"{len(healthy)} of them healthy",
-        f"orders cover          {covered} of them ({_pct(share)}; target >= 95 %)",
+
+    def counts(meters: set[str]) -> tuple[int, int, int, str]:
+        flagged = [m for m in meters if m in col]
+        healthy = [m for m in flagged if np.nanmax(np.abs(truth.error_pct[:, col[m]]))
+                   <= 0.5 * truth.mpe_pct[col[m]]]  # fmt: skip
+        covered = len(set(flagged) & set(orders))
+        return len(flagged), len(healthy), covered, _pct(covered / len(flagged) if flagged else nan)
+
+    flagged, healthy, covered, share = counts(oracle_out)
+    lines = [
+        f"oracle ({oracle_name}) decides {flagged} meters out of tolerance at the end, "
+        f"{healthy} of them healthy",
+        f"orders cover          {covered} of them ({share}; target >= 95 %)",
     ]
+    if confirmed is not None:
+        flagged, healthy, covered, share = counts(confirmed[0])
+        lines.append(
+            f"oracle orders         {flagged} meters ({healthy} healthy) under the stream's rule "
+            f"({confirmed[1]} consecutive days out of tolerance); orders cover {covered} ({share})"
+        )
+    return lines

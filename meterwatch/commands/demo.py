@@ -39,6 +39,7 @@ from simulators.loadgen import MqttSink
 from simulators.publisher import MqttPublisher
 from simulators.scenario import Scenario, message_count, publish, simulate_to
 from simulators.truth import TRUTH_FAULTS
+from stream.area_estimation import EstimationConfig
 from stream.registry import RegistryBook
 
 ORDER = "meterwatch.meter.out_of_tolerance.v1"
@@ -118,7 +119,10 @@ def _report(
     book = RegistryBook.from_csv(out / "registry.csv")
     offline = analyze(out / "readings.csv", out / "registry.csv", book)
     click.echo("== the offline oracle (true loss model; faults, drifts undone), same blocks ==")
-    oracle_out = {m for o in oracle_run(out, book).values() for m in o.out_of_tolerance()}
+    oracles = oracle_run(out, book).values()
+    oracle_out = {m for o in oracles for m in o.out_of_tolerance()}
+    confirm_days = EstimationConfig().confirm_days
+    oracle_orders = {m for o in oracles for m in o.confirmed(confirm_days)}
     offline_orders = {e["subject"] for a in offline for e in a.events if e["type"] == ORDER}
     latest_stream = {e["meter"]: e["decision"] for e in estimates}
     latest_offline = {m: e["decision"] for a in offline for m, e in a.latest().items()}
@@ -150,7 +154,11 @@ def _report(
         f"wall time        {elapsed:.0f} s from the first publish to the last estimate",
     ]
     oracle = oracle_lines(
-        truth, orders, oracle_out, "batch GLS, true loss model; faults, drifts undone"
+        truth,
+        orders,
+        oracle_out,
+        "batch GLS, true loss model; faults, drifts undone",
+        confirmed=(oracle_orders, confirm_days),
     )
     page = write_report(out / "report", offline, title=f"meterwatch demo, seed {fleet.seed}",
                         score=streamed, truth=truth, extra=lines + oracle)  # fmt: skip

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.oracle import DayEffect, oracle_decisions, register_level_var
+from detectors.oracle import DayEffect, OracleDecisions, oracle_decisions, register_level_var
 from meterwatch.errors import DetectorError
-from meterwatch.fleet_oracle import area_oracle
+from meterwatch.fleet_oracle import AreaOracle, area_oracle
 from simulators.synthetic import AreaSpec, generate_area
 from stream.intervals import IntervalBlock
 
@@ -138,3 +138,16 @@ def test_relative_drift_follows_the_truths_daily_errors() -> None:
     np.testing.assert_allclose(got[:, 0], 1.0)
     np.testing.assert_allclose(got[:, 1], [1.01 / 1.03, 1.01 / 1.03, 1.0])
     np.testing.assert_allclose(got[:, 2], 1.0)  # not in the truth
+
+
+def test_confirmed_needs_that_many_consecutive_days_out(area) -> None:  # type: ignore[no-untyped-def]
+    out, ok, unsure = "out_of_tolerance", "conforming", "inconclusive"
+    decisions = np.array([[out, out, unsure], [out, ok, out], [out, out, out], [ok, out, out]])
+    oracle = AreaOracle(
+        meter_ids=("a", "b", "c"),
+        first_end_ts=T0,
+        result=OracleDecisions(decisions=decisions, estimates=None),  # type: ignore[arg-type]
+    )
+    assert oracle.confirmed(3) == {"a", "c"}  # a: days 1-3, c: days 2-4; b never 3 in a row
+    assert oracle.confirmed(4) == frozenset()
+    assert oracle.out_of_tolerance() == {"b", "c"}

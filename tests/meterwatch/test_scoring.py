@@ -51,3 +51,8 @@ def test_oracle_coverage_counts_its_healthy_flags(tmp_path: Path) -> None:
         "oracle (test oracle) decides 2 meters out of tolerance at the end, 1 of them healthy",
         "orders cover          1 of them (50.0 %; target >= 95 %)",
     ]
+    confirmed = oracle_lines(truth, {"a": 0}, {"a", "b"}, "test oracle", confirmed=({"b"}, 10))
+    assert confirmed[-1] == (
+        "oracle orders         1 meters (1 healthy) under the stream's rule "
+        "(10 consecutive days out of tolerance); orders cover 0 (0.0 %)"
+    )
