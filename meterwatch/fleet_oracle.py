@@ -118,13 +118,13 @@ def area_oracle(
     master, consumers, end = master[read[0] :], consumers[read[0] :], end[read[0] :]
     undo_faults(master, consumers, end - interval_s, ids, faults, master_id=master_id,
                 with_generation=with_generation)  # fmt: skip
-    per_kelvin = loss_wh if weather is None else weather[0]
-    missing = [int(t) for t in end if int(t) not in loss_wh or int(t) not in per_kelvin]
+    known = [loss_wh] if weather is None else [loss_wh, weather[0]]
+    missing = [int(t) for t in end if any(int(t) not in series for series in known)]
     if missing:
         raise DetectorError(f"no true loss for {len(missing)} intervals, first ending {missing[0]}")
     day_effect = None
     if weather is not None:
-        basis = np.array([per_kelvin[int(t)] for t in end])
+        basis = np.array([weather[0][int(t)] for t in end])
         day_effect = DayEffect(basis, weather[1], day=(end - interval_s) // 86_400)
     try:
         limits = np.array([mpe_pct[m] for m in ids])
