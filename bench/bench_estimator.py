@@ -75,9 +75,9 @@ NOTES = (
     "below 1); the issue's oracle is a constant-θ fit, so it is left so.",
     "- Balance breaks (`detectors/breaks.py`): a step of an identifiable meter's θ by >= 30 % "
     "within a day re-opens that meter. None is found in these 100 areas (they have no bypass "
-    "or miswiring), so every line of the main setup is as before the breaks; two component "
-    "variants (per-day effect sd 0.001, split_cv 0.7) moved by one or two false replacements "
-    "or 0.001 of MAE ratio.",
+    "or miswiring), so every line of the main setup was as before the breaks; two component "
+    "variants of that time (per-day effect sd 0.001, split_cv 0.7) moved by one or two false "
+    "replacements or 0.001 of MAE ratio.",
     "- Estimator defaults: 90-day memory, prior sd 10 % on θ, k = 3.72 (specific risk 1e-4 "
     "per decision, see `detectors/conformity.py`). The white-noise level is estimated online "
     "(`detectors/noise_level.py`): a median-based fit to a-priori residuals summed over 2-hour "
