@@ -75,12 +75,14 @@ class DayEffect:
     sd: float
     day: npt.NDArray[np.int64] | None = None
 
-    def columns(self, intervals_per_day: int) -> FloatArray:
-        """One regressor column per day, ``basis_wh`` on that day's rows and 0 elsewhere."""
-        t_len = self.basis_wh.shape[0]
+    def columns(self, t_len: int, intervals_per_day: int) -> FloatArray:
+        """One regressor column per day of ``t_len`` rows, ``basis_wh`` on that day's rows and
+        0 elsewhere."""
+        if self.basis_wh.shape != (t_len,) or not np.isfinite(self.basis_wh).all():
+            raise DetectorError(f"a day effect needs a finite basis per interval ({t_len})")
+        if self.sd <= 0:
+            raise DetectorError(f"a day effect needs sd > 0, got {self.sd}")
         day = np.arange(t_len) // intervals_per_day if self.day is None else self.day
-        if self.basis_wh.ndim != 1 or not np.isfinite(self.basis_wh).all() or self.sd <= 0:
-            raise DetectorError("a day effect needs a finite basis per interval and sd > 0")
         if day.shape != (t_len,):
             raise DetectorError(f"one day label per interval ({t_len}), got {day.shape}")
         _, column = np.unique(day, return_inverse=True)
@@ -144,7 +146,9 @@ def oracle_estimates(
     unknown = np.where(kind == UNKNOWN, mean**2, 0.0)
     level = level_var_wh2 + bridge @ split
     white = white_var_wh2 + unknown.sum(axis=1)
-    weather = np.zeros((t_len, 0)) if day_effect is None else day_effect.columns(intervals_per_day)
+    weather = np.zeros((t_len, 0))
+    if day_effect is not None:  # one column per day, with its prior below
+        weather = day_effect.columns(t_len, intervals_per_day)
     aug = np.column_stack([filled[:, 1:], weather, filled[:, 0] - loss_wh])
     quant = (
         register_resolution_wh**2

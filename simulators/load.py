@@ -26,15 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from simulators.synthetic import AreaSpec, generate_area
+from simulators.synthetic import ALPHA_CU, T_REF_C, AreaSpec, generate_area
 
 FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.str_]
 BoolArray = npt.NDArray[np.bool_]
 ROWS_PER_DAY = 96
 HOURS = 0.25  # hours per row
-T_REF_C = 20.0
-ALPHA_CU = 0.004  # copper/aluminium resistance temperature coefficient, 1/K
 
 
 @dataclass(frozen=True)

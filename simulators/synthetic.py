@@ -33,8 +33,8 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 BASE_MINUTES = 15
 _ROWS_PER_DAY = 24 * 60 // BASE_MINUTES
-_T_REF_C = 20.0
-_ALPHA_CU = 0.004  # copper/aluminium resistance temperature coefficient, 1/K
+T_REF_C = 20.0
+ALPHA_CU = 0.004  # copper/aluminium resistance temperature coefficient, 1/K
 
 
 @dataclass(frozen=True)
@@ -233,12 +233,12 @@ def generate_area(rng: np.random.Generator, spec: AreaSpec | None = None) -> Syn
     p_total = load.sum(axis=1) / hours
     daily = np.repeat(rng.normal(0.0, spec.temperature_day_sd_k, spec.days), _ROWS_PER_DAY)
     clock_h = (np.arange(rows) % _ROWS_PER_DAY) * hours
-    temp = _T_REF_C + spec.temperature_daily_k * np.cos(2 * np.pi * (clock_h - 15.0) / 24.0) + daily
+    temp = T_REF_C + spec.temperature_daily_k * np.cos(2 * np.pi * (clock_h - 15.0) / 24.0) + daily
     a_w = spec.fixed_loss_w_per_meter * spec.n_meters
     b = spec.load_loss_fraction / p_total.mean()
-    resistance = 1 + _ALPHA_CU * (temp - _T_REF_C)
+    resistance = 1 + ALPHA_CU * (temp - T_REF_C)
     basis = np.stack([np.full(rows, hours), p_total**2 * hours * resistance], axis=1)
-    weather_basis = b * p_total**2 * hours * _ALPHA_CU  # ∂loss/∂(day's weather), Wh/K
+    weather_basis = b * p_total**2 * hours * ALPHA_CU  # ∂loss/∂(day's weather), Wh/K
     unmetered = rng.normal(0.0, spec.unmetered_sd_w * hours, rows)
     modelled = basis @ np.array([a_w, b])
     loss = modelled + unmetered

@@ -114,3 +114,11 @@ def test_the_true_loss_model_leaves_the_weather_to_a_per_day_effect() -> None:
             day_effect=DayEffect(area.weather_basis_wh_per_k, 0.0),
             **noise,
         )
+    with pytest.raises(DetectorError, match="basis per interval"):  # one row short
+        oracle_estimates(
+            *args,
+            area.loss_climate_wh,
+            intervals_per_day=DAY,
+            day_effect=DayEffect(area.weather_basis_wh_per_k[:-1], area.weather_sd_k),
+            **noise,
+        )
