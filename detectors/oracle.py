@@ -91,6 +91,18 @@ class DayEffect:
         return out
 
 
+def loss_law_columns(load_loss_wh: FloatArray, intervals_per_day: int) -> FloatArray:
+    """Regressors of the loss law's form with unknown coefficients, for ``free_loss``: a fixed
+    loss per interval, and the load loss ``load_loss_wh`` (anything proportional to I²R per
+    interval) with a daily harmonic for the conductor temperature's cycle
+    (:mod:`detectors.energy_balance` assumes the same form)."""
+    hour = 2 * np.pi * (np.arange(len(load_loss_wh)) % intervals_per_day) / intervals_per_day
+    ones = np.ones(len(load_loss_wh))
+    return np.column_stack(
+        [ones, load_loss_wh, load_loss_wh * np.cos(hour), load_loss_wh * np.sin(hour)]
+    )
+
+
 @dataclass(frozen=True)
 class OracleResult:
     """Per-day estimates: rows are days 1..D, columns meters; identifiable like the estimator."""
@@ -116,6 +128,7 @@ def oracle_estimates(
     identifiable_variance_ratio: float = 0.25,
     known_drift: FloatArray | None = None,
     day_effect: DayEffect | None = None,
+    free_loss: FloatArray | None = None,
 ) -> OracleResult:
     """Batch GLS estimates at the end of every whole day in the data (NaN while there are
     fewer intervals than unknowns).
@@ -128,6 +141,11 @@ def oracle_estimates(
     ``day_effect``, when given, is a part of the loss ``loss_wh`` leaves out: one random
     effect per day (:class:`DayEffect`), each a parameter with its prior, so the fit knows
     its law but not its realisation.
+
+    ``free_loss`` (T, m), when given, are loss regressors whose coefficients the fit does not
+    know (flat prior): ``loss_wh`` then holds only what is known of the loss. With the loss
+    law's form as these columns and ``loss_wh = 0`` it is the same batch fit without the true
+    coefficients, the most any estimator that has to learn them could do with these data.
     """
     t_len, n = meters_wh.shape
     if known_drift is not None:
@@ -149,7 +167,10 @@ def oracle_estimates(
     weather = np.zeros((t_len, 0))
     if day_effect is not None:  # one column per day, with its prior below
         weather = day_effect.columns(t_len, intervals_per_day)
-    aug = np.column_stack([filled[:, 1:], weather, filled[:, 0] - loss_wh])
+    free = np.zeros((t_len, 0)) if free_loss is None else np.asarray(free_loss, dtype=np.float64)
+    if free.ndim != 2 or free.shape[0] != t_len or not np.isfinite(free).all():
+        raise DetectorError(f"free loss regressors must be finite, (T={t_len}, m): {free.shape}")
+    aug = np.column_stack([filled[:, 1:], weather, free, filled[:, 0] - loss_wh])
     quant = (
         register_resolution_wh**2
         / 12.0
@@ -158,7 +179,7 @@ def oracle_estimates(
     reg_level = quant * ((bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN))
     z, tau_rows, _ = whiten(aug, white, level, reg_level, start_carry(aug.shape[1], n))
     days = t_len // intervals_per_day
-    p = n + weather.shape[1]
+    p = n + weather.shape[1] + free.shape[1]
     scale = np.sqrt(np.maximum((aug[:, :p] ** 2).mean(axis=0), 1e-12))
     zs = z / np.r_[scale, 1.0]
     gram = np.zeros((p + 1, p + 1))
@@ -168,9 +189,13 @@ def oracle_estimates(
     birge = np.full(days, np.nan)
     tau_sum = np.zeros(n)
     day_sd = 0.0 if day_effect is None else day_effect.sd
-    prior_sd_all = np.r_[np.full(n, prior_sd), np.full(p - n, day_sd)]
-    prior_prec = scale**-2 * prior_sd_all**-2
-    prior_mean = np.r_[np.ones(n), np.zeros(p - n)]  # θ ~ N(1, ·), the day effects N(0, ·)
+    prior_sd_all = np.r_[np.full(n, prior_sd), np.full(weather.shape[1], day_sd)]
+    # θ ~ N(1, ·), the day effects N(0, ·), the free loss coefficients flat (a nugget keeps
+    # the information positive definite before the data pin them down)
+    prior_prec = np.r_[
+        scale[: p - free.shape[1]] ** -2 * prior_sd_all**-2, np.full(free.shape[1], 1e-9)
+    ]
+    prior_mean = np.r_[np.ones(n), np.zeros(p - n)]
     for d in range(days):
         rows_d = slice(d * intervals_per_day, (d + 1) * intervals_per_day)
         gram += zs[rows_d].T @ zs[rows_d]
@@ -189,8 +214,9 @@ def oracle_estimates(
         xs = inv @ (gram[:p, p] + prior_prec * scale * prior_mean)
         x = xs / scale
         fit = gram[p, p] - 2.0 * xs @ gram[:p, p] + xs @ gram[:p, :p] @ xs
-        free = n + (d + 1 if p > n else 0)  # the meters, and the day effects seen so far
-        birge[d] = fit / max(1.0, (d + 1) * intervals_per_day - free)
+        # the meters, the free loss terms and the day effects seen so far
+        unknowns = n + free.shape[1] + (d + 1 if weather.shape[1] else 0)
+        birge[d] = fit / max(1.0, (d + 1) * intervals_per_day - unknowns)
         var = max(1.0, birge[d]) * np.diag(inv)[:n] / scale[:n] ** 2  # GUM: never narrower
         ident[d] = var <= identifiable_variance_ratio * prior_sd**2
         theta = np.maximum(x[:n], 1e-3)
