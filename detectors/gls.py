@@ -86,14 +86,7 @@ def whiten(
     if t_len == 0:
         sums = None if tau_weights is None else np.zeros((len(tau_weights), reg_level.shape[1]))
         return np.empty_like(aug), np.empty(reg_level.shape) if sums is None else sums, carry
-    # The recursion's scalars do not depend on the data: run it on floats first.
-    alpha, lev = carry.alpha, carry.level
-    alphas, betas = np.empty(t_len), np.empty(t_len)
-    for t, (w_t, l_t) in enumerate(zip(white.tolist(), level.tolist(), strict=True)):
-        beta = -lev / alpha if alpha > 0.0 else 0.0
-        alpha = math.sqrt(w_t + l_t + lev - beta * beta)
-        alphas[t], betas[t] = alpha, beta
-        lev = l_t
+    alphas, betas = _recursion(white, level, carry)
     # Row t is aug[t]/α_t + ρ_t·(row t−1), ρ_t = −β_t/α_t: a linear map of the block and the
     # carried row, gain[t, s] = ρ_{s+1}···ρ_t (s ≤ t), carried[t] = ρ_0···ρ_t.
     rho = -betas / alphas
@@ -126,6 +119,64 @@ def whiten(
         out[-1].copy(),
     )
     return out, tau, last
+
+
+def _recursion(
+    white: FloatArray, level: FloatArray, carry: WhiteningCarry
+) -> tuple[FloatArray, FloatArray]:
+    """The Cholesky recursion's scalars (α_t, β_t): they depend on the variances only."""
+    alpha, lev = carry.alpha, carry.level
+    alphas, betas = np.empty(len(white)), np.empty(len(white))
+    for t, (w_t, l_t) in enumerate(zip(white.tolist(), level.tolist(), strict=True)):
+        beta = -lev / alpha if alpha > 0.0 else 0.0
+        alpha = math.sqrt(w_t + l_t + lev - beta * beta)
+        alphas[t], betas[t] = alpha, beta
+        lev = l_t
+    return alphas, betas
+
+
+def scaled_noise_moments(
+    white: FloatArray,
+    level: FloatArray,
+    reg_level: FloatArray,
+    scale: FloatArray,
+    sign: FloatArray,
+    carry: WhiteningCarry,
+    weights: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Errors in variables of regressors built from the meters' *sum*: expected whitened noise
+    moments of columns ``scale[:, j]·Σ_i sign_i·e_i(t)`` (per row, ``scale`` (T, m)).
+
+    Each meter's register noise enters such a column at every boundary it is read, multiplied
+    by the row's scale: ``scale_t·u_t − scale_{t+1}·u_t``. Unlike a meter's own column, this
+    does not telescope where the scale varies (a load-loss regressor, ``∝ S_t²``, has the
+    slope ``2·S_t/s``), so its attenuation is far larger than its size suggests. Returns,
+    per row of ``weights`` (k, T; the sums are weighted over rows like the information),
+    the moments with each meter's own whitened noise (k, m, n) and among the columns
+    (k, m, m). The carried boundary before the block is left out (its effect on the rows
+    decays with ``ρ_t`` < 1 within a few rows).
+    """
+    t_len, m = scale.shape
+    cross = np.zeros((len(weights), m, reg_level.shape[1]))
+    among = np.zeros((len(weights), m, m))
+    if t_len == 0:
+        return cross, among
+    alphas, betas = _recursion(white, level, carry)
+    for lo in range(0, t_len, _CHUNK):  # the maps below are (rows x rows): keep them small
+        rows = slice(lo, min(lo + _CHUNK, t_len))
+        row_map = _gain(-betas[rows] / alphas[rows]) / alphas[rows]
+        nxt = np.zeros_like(row_map)  # boundary s also enters row s + 1, the other way round
+        nxt[:, :-1] = row_map[:, 1:]
+        own = row_map - nxt  # a meter's own column: (rows, boundaries)
+        part = scale[rows]
+        following = np.vstack([part[1:], np.zeros((1, m))])
+        cols = row_map[:, :, None] * part[None] - nxt[:, :, None] * following[None]
+        w = weights[:, rows]
+        w_own = np.einsum("kt,tsj,ts->ksj", w, cols, own)
+        w_cols = np.einsum("kt,tsj,tsl->ksjl", w, cols, cols)
+        cross += np.einsum("ksj,si->kji", w_own, reg_level[rows] * sign)
+        among += np.einsum("ksjl,s->kjl", w_cols, reg_level[rows].sum(axis=1))
+    return cross, among
 
 
 def _gain(rho: FloatArray) -> FloatArray:

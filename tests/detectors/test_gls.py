@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from detectors.gls import WhiteningCarry, start_carry, whiten
+from detectors.gls import WhiteningCarry, scaled_noise_moments, start_carry, whiten
 from detectors.noise_level import median
 
 
@@ -75,6 +75,35 @@ def test_whiten_can_return_weighted_sums_of_tau() -> None:
     np.testing.assert_allclose(end_w.reg_var, end.reg_var, rtol=1e-12)
     empty = whiten(aug[:0], white[:0], level[:0], reg_level[:0], carry, tau_weights=weights[:, :0])
     assert empty[1].shape == (3, meters)
+
+
+@pytest.mark.parametrize(("rows", "rel"), [(40, 1e-9), (300, 0.02)])
+def test_scaled_noise_moments_are_the_whitened_covariances(rows: int, rel: float) -> None:
+    """Against the covariances built explicitly: the noise of a column ``scale_t·Σ sign_i·e_i``
+    is ``scale_t·Σ sign_i·(u_{i,t} − u_{i,t−1})``; exact within one chunk of rows, and within
+    2 % across chunks (the boundary between them is left out)."""
+    rng = np.random.default_rng(5)
+    white = rng.uniform(50.0, 150.0, rows)
+    level = rng.uniform(1000.0, 3000.0, rows)
+    reg_level = rng.uniform(0.0, 10.0, (rows, 3))
+    scale = np.column_stack([np.linspace(1.0, 3.0, rows), rng.uniform(0.5, 1.5, rows)])
+    sign = np.array([1.0, -1.0, 1.0])
+    weights = np.vstack([np.ones(rows), np.linspace(0.5, 1.0, rows)])
+    cross, among = scaled_noise_moments(
+        white, level, reg_level, scale, sign, start_carry(rows, 3), weights
+    )
+    whitened = whiten(np.eye(rows), white, level, np.zeros((rows, 1)), start_carry(rows, 1))[0]
+    diff = np.eye(rows) - np.eye(rows, k=-1)  # boundary s: +1 in row s, −1 in row s + 1
+    own = whitened @ diff
+    cols = [whitened @ (scale[:, j, None] * diff) for j in range(2)]
+    for k, w in enumerate(weights):
+        for j in range(2):
+            for i in range(3):
+                want = sign[i] * np.einsum("t,ts,ts,s->", w, cols[j], own, reg_level[:, i])
+                assert cross[k, j, i] == pytest.approx(want, rel=rel)
+            for m in range(2):
+                want = np.einsum("t,ts,ts,s->", w, cols[j], cols[m], reg_level.sum(axis=1))
+                assert among[k, j, m] == pytest.approx(want, rel=rel)
 
 
 def test_median_is_numpys() -> None:

@@ -149,7 +149,14 @@ def test_only_days_the_meter_reported_confirm_an_order() -> None:
 
     frames = _daily_frames(area, 8)
     reporting = orders(frames)
-    assert reporting == {"m09": "2026-10-04T00:00:00Z", "m23": "2026-10-04T00:00:00Z"}
+    # all three are out of tolerance all along (−6.6 %, +3.6 %, −6.4 %); m19, with the
+    # positive error, was found only once the load-loss columns' register noise stopped
+    # shifting the whole area by about −0.5 %
+    assert reporting == {
+        "m09": "2026-10-04T00:00:00Z",
+        "m19": "2026-10-04T00:00:00Z",
+        "m23": "2026-10-06T00:00:00Z",
+    }
     silent = "m09"
     for frame in frames[2:]:  # from day 2 on, the meter's readings never arrive
         keep = frame.meter != silent
@@ -157,10 +164,11 @@ def test_only_days_the_meter_reported_confirm_an_order() -> None:
             object.__setattr__(frame, name, getattr(frame, name)[keep])
     got = orders(frames)
     assert silent not in got
-    assert got["m23"] == "2026-10-04T00:00:00Z"
     # The silent meter's consumption still flows through the master and is only guessed from
-    # its mean: the guess's error moves a neighbour too (m06 is ordered on day 5 here).
-    assert set(got) == {"m23", "m06"}
+    # its mean: the guess's error moves its neighbours. m23 (−6.4 %) then reads −4.8 ± 1.05 %
+    # on day 8 and m06 (−3.8 %) −5.3 ± 1.5 %, both inconclusive; before the load-loss columns'
+    # noise was corrected, a common shift of about −1.5 % had put both over the line.
+    assert got == {"m19": "2026-10-04T00:00:00Z"}
 
 
 def test_a_reversed_meter_gives_one_balance_break_and_no_order() -> None:
