@@ -168,14 +168,20 @@ def scaled_noise_moments(
         nxt = np.zeros_like(row_map)  # boundary s also enters row s + 1, the other way round
         nxt[:, :-1] = row_map[:, 1:]
         own = row_map - nxt  # a meter's own column: (rows, boundaries)
+        # boundary s in a column: row_map[:, s]·scale_s − nxt[:, s]·scale_{s+1}; the weighted
+        # sums over rows of its products reduce to five (k, boundaries) arrays
+        w = weights[:, rows]
         part = scale[rows]
         following = np.vstack([part[1:], np.zeros((1, m))])
-        cols = row_map[:, :, None] * part[None] - nxt[:, :, None] * following[None]
-        w = weights[:, rows]
-        w_own = np.einsum("kt,tsj,ts->ksj", w, cols, own)
-        w_cols = np.einsum("kt,tsj,tsl->ksjl", w, cols, cols)
-        cross += np.einsum("ksj,si->kji", w_own, reg_level[rows] * sign)
-        among += np.einsum("ksjl,s->kjl", w_cols, reg_level[rows].sum(axis=1))
+        own_rm, own_nx = w @ (row_map * own), w @ (nxt * own)
+        rm2, rm_nx, nx2 = w @ (row_map * row_map), w @ (row_map * nxt), w @ (nxt * nxt)
+        w_own = own_rm[:, :, None] * part - own_nx[:, :, None] * following  # (k, s, m)
+        cross += np.transpose(w_own, (0, 2, 1)) @ (reg_level[rows] * sign)
+        total = reg_level[rows].sum(axis=1)
+        among += np.einsum("ks,sj,sl->kjl", rm2 * total, part, part)
+        among -= np.einsum("ks,sj,sl->kjl", rm_nx * total, part, following)
+        among -= np.einsum("ks,sj,sl->kjl", rm_nx * total, following, part)
+        among += np.einsum("ks,sj,sl->kjl", nx2 * total, following, following)
     return cross, among
 
 
