@@ -242,7 +242,11 @@ def fitted_loss_batch(area: SyntheticArea) -> OracleResult:
         intervals_per_day=PER_DAY,
         white_var_wh2=area.white_noise_var_wh2,
         level_var_wh2=area.level_noise_var_wh2,
-        day_effect=DayEffect(area.weather_basis_wh_per_k, max(area.weather_sd_k, 1e-6)),
+        day_effect=(
+            DayEffect(area.weather_basis_wh_per_k, area.weather_sd_k)
+            if area.weather_sd_k > 0
+            else None
+        ),
         free_loss=loss_law_columns(area.weather_basis_wh_per_k, PER_DAY),
     )
 
