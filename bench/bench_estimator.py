@@ -103,6 +103,17 @@ NOTES = (
     "the simulated weather's 0.03·0.004/K·3 K): sd 0.0005 gives 0.97 / 0.79. It is not the "
     "default: that figure comes from this simulator's loss law, and a real network's "
     "load-loss share and weather vary by a factor of several.",
+    "- What knowing the white level is worth, and how much of it is in the data (added "
+    "2026-11-27): the batch fit's marginal likelihood (`OracleResult.log_evidence`) over "
+    "white levels peaks, per area, at 0.54-1.35x the simulated level after 30 days (line "
+    "above: median 0.79, sd of log 0.27, its own standard error of log(level) 0.24). So the "
+    "data fix the level to about ±25 % per area even for a batch fit that knows everything "
+    "else; the oracle is given it exactly. A calibrated estimator has to carry that "
+    "uncertainty or err wide: the estimator's floor is 1.4x the simulated level, and knowing "
+    "the level exactly is worth 0.72 -> 0.90 of day-30 detection (component study). The "
+    "≥ 0.95 target is therefore measured against knowledge the data do not contain; an "
+    "oracle that estimates its own noise level by this likelihood would be the fair yardstick. "
+    "It is not built into the target here, which stays as the issue wrote it.",
     "- The batch fit without the true loss coefficients (`fitted_loss_batch`, line above; "
     "added 2026-11-27) shows that learning the loss is not what the estimator pays for: "
     "with the law's form fitted freely on the true load it is close to the oracle. What it "
@@ -230,17 +241,17 @@ def oracle_for(area: SyntheticArea, *, realised_weather: bool) -> OracleResult:
     )
 
 
-def fitted_loss_batch(area: SyntheticArea) -> OracleResult:
+def fitted_loss_batch(area: SyntheticArea, white_factor: float = 1.0) -> OracleResult:
     """The oracle without the loss coefficients: the loss law's form (fixed, and I²R on the
     true load with a daily harmonic) fitted freely, the rest as the oracle knows it. What the
     estimator's model could reach with all the data, no forgetting and the true noise, if its
-    load-loss regressor were noise-free."""
+    load-loss regressor were noise-free. ``white_factor`` scales the white level it is given."""
     return oracle_estimates(
         area.master_wh,
         area.meters_wh,
         np.zeros_like(area.master_wh),
         intervals_per_day=PER_DAY,
-        white_var_wh2=area.white_noise_var_wh2,
+        white_var_wh2=white_factor * area.white_noise_var_wh2,
         level_var_wh2=area.level_noise_var_wh2,
         day_effect=(
             DayEffect(area.weather_basis_wh_per_k, area.weather_sd_k)
@@ -248,6 +259,33 @@ def fitted_loss_batch(area: SyntheticArea) -> OracleResult:
             else None
         ),
         free_loss=loss_law_columns(area.weather_basis_wh_per_k, PER_DAY),
+    )
+
+
+WHITE_FACTORS = np.array([0.5, 0.7, 0.85, 1.0, 1.2, 1.4, 2.0])
+
+
+def white_level_profile(seeds: range, say: Callable[[str], None]) -> None:
+    """How well the data pin down the white level: the batch fit's log marginal likelihood
+    (``OracleResult.log_evidence``) at day 30 over a grid of white levels, per area; the
+    maximum and the curvature of a parabola in log(level) through the best three points."""
+    ratios, ses = [], []
+    for seed in seeds:
+        area = generate_area(np.random.default_rng(seed), MAIN)
+        ll = np.array([fitted_loss_batch(area, f).log_evidence[-1] for f in WHITE_FACTORS])
+        i = int(np.clip(np.argmax(ll), 1, len(ll) - 2))
+        c2, c1, _ = np.polyfit(np.log(WHITE_FACTORS[i - 1 : i + 2]), ll[i - 1 : i + 2], 2)
+        if c2 < 0:
+            ratios.append(float(np.exp(-c1 / (2 * c2))))
+            ses.append(float(1 / np.sqrt(-2 * c2)))
+    log_r = np.log(ratios)
+    say(
+        f"White level from the data alone ({len(ratios)} areas; the batch fit with fitted loss "
+        "coefficients, its marginal likelihood at day 30 over white levels 0.5-2x the "
+        f"simulated one): maximum-likelihood / true median {np.median(ratios):.2f} (range "
+        f"{min(ratios):.2f}-{max(ratios):.2f}, sd of log {log_r.std():.2f}); the likelihood's "
+        f"own standard error of log(level) median {np.median(ses):.2f}. The oracle is given "
+        "the true level; an estimator has to learn it, and the data pin it to about this."
     )
 
 
@@ -518,6 +556,7 @@ def main() -> None:
         f"{np.median(f_unc[-1]):.2f} %; the estimator's detection vs this fit "
         f"{detection_line(said, f_said)}"
     )
+    white_level_profile(range(n_side * 2), say)
     say()
     say(
         "Detection vs oracle (of meters the oracle decides out_of_tolerance at day d, share the "

@@ -121,6 +121,12 @@ def whiten(
     return out, tau, last
 
 
+def row_log_variances(white: FloatArray, level: FloatArray, carry: WhiteningCarry) -> FloatArray:
+    """``log α_t²`` per row: their sum over rows is the log-determinant of the balance noise's
+    covariance (the Gaussian likelihood's normalising term)."""
+    return 2.0 * np.log(_recursion(white, level, carry)[0])
+
+
 def _recursion(
     white: FloatArray, level: FloatArray, carry: WhiteningCarry
 ) -> tuple[FloatArray, FloatArray]:

@@ -58,7 +58,7 @@ import numpy.typing as npt
 
 from detectors.bridging import ANCHORED, UNKNOWN, fill_area
 from detectors.conformity import DEFAULT_K, Decision, decide
-from detectors.gls import start_carry, whiten
+from detectors.gls import row_log_variances, start_carry, whiten
 from meterwatch.errors import DetectorError
 
 FloatArray = npt.NDArray[np.float64]
@@ -111,6 +111,10 @@ class OracleResult:
     uncertainty_pct: FloatArray
     identifiable: npt.NDArray[np.bool_]
     birge_ratio: FloatArray  # (days,): whitened residual variance per row of each day's fit
+    # (days,): log marginal likelihood of the data up to day d (θ and the other parameters
+    # integrated over their priors), up to a constant that does not depend on the noise
+    # variances: for profiling a noise level the fit was given
+    log_evidence: FloatArray
 
 
 def oracle_estimates(
@@ -178,6 +182,7 @@ def oracle_estimates(
     )
     reg_level = quant * ((bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN))
     z, tau_rows, _ = whiten(aug, white, level, reg_level, start_carry(aug.shape[1], n))
+    log_det_noise = np.cumsum(row_log_variances(white, level, start_carry(0, 0)))
     days = t_len // intervals_per_day
     p = n + weather.shape[1] + free.shape[1]
     scale = np.sqrt(np.maximum((aug[:, :p] ** 2).mean(axis=0), 1e-12))
@@ -187,6 +192,7 @@ def oracle_estimates(
     uncert = np.full((days, n), np.nan)
     ident = np.zeros((days, n), dtype=bool)
     birge = np.full(days, np.nan)
+    evidence = np.full(days, np.nan)
     tau_sum = np.zeros(n)
     day_sd = 0.0 if day_effect is None else day_effect.sd
     prior_sd_all = np.r_[np.full(n, prior_sd), np.full(weather.shape[1], day_sd)]
@@ -211,9 +217,19 @@ def oracle_estimates(
         except np.linalg.LinAlgError:  # the correction would leave M indefinite: skip it
             inv = np.linalg.inv(np.linalg.cholesky(info))
         inv = inv.T @ inv
-        xs = inv @ (gram[:p, p] + prior_prec * scale * prior_mean)
+        rhs = gram[:p, p] + prior_prec * scale * prior_mean
+        xs = inv @ rhs
         x = xs / scale
         fit = gram[p, p] - 2.0 * xs @ gram[:p, p] + xs @ gram[:p, :p] @ xs
+        chol = np.linalg.cholesky(info)  # without the EIV correction: the data's own model
+        quad = np.linalg.solve(chol, rhs)
+        evidence[d] = -0.5 * (
+            log_det_noise[(d + 1) * intervals_per_day - 1]
+            + 2.0 * np.log(np.diag(chol)).sum()
+            + gram[p, p]
+            + float(prior_prec @ (scale * prior_mean) ** 2)
+            - float(quad @ quad)
+        )
         # the meters, the free loss terms and the day effects seen so far
         unknowns = n + free.shape[1] + (d + 1 if weather.shape[1] else 0)
         birge[d] = fit / max(1.0, (d + 1) * intervals_per_day - unknowns)
@@ -225,7 +241,11 @@ def oracle_estimates(
         u_stat = moved * np.sqrt(var) / theta**2
         uncert[d] = 100.0 * np.sqrt(u_stat**2 + (master_uncertainty_pct / 100.0) ** 2)
     return OracleResult(
-        errors_pct=errors, uncertainty_pct=uncert, identifiable=ident, birge_ratio=birge
+        errors_pct=errors,
+        uncertainty_pct=uncert,
+        identifiable=ident,
+        birge_ratio=birge,
+        log_evidence=evidence,
     )
 
 

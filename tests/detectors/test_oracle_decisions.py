@@ -170,3 +170,27 @@ def test_free_loss_coefficients_cost_little_against_the_true_loss_model() -> Non
             free_loss=np.ones((len(area.master_wh) - 1, 2)),
             **noise,
         )
+
+
+@pytest.mark.parametrize("unmetered_sd_w", [40.0, 160.0])
+def test_the_log_evidence_peaks_at_the_simulated_white_level(unmetered_sd_w: float) -> None:
+    spec = AreaSpec(n_meters=40, days=10, unmetered_sd_w=unmetered_sd_w)
+    area = generate_area(np.random.default_rng(4), spec)
+
+    def evidence(factor: float) -> float:
+        result = oracle_estimates(
+            area.master_wh,
+            area.meters_wh,
+            area.loss_climate_wh,
+            intervals_per_day=DAY,
+            white_var_wh2=factor * area.white_noise_var_wh2,
+            level_var_wh2=area.level_noise_var_wh2,
+            day_effect=DayEffect(area.weather_basis_wh_per_k, area.weather_sd_k),
+        )
+        assert np.isfinite(result.log_evidence).all()
+        return float(result.log_evidence[-1])
+
+    half, true, double = evidence(0.5), evidence(1.0), evidence(2.0)
+    # 960 intervals tell a 4x louder white noise apart far better (−7 and −16 at 40 W sd,
+    # −30 and −68 at 160 W sd)
+    assert true - max(half, double) > (5.0 if unmetered_sd_w < 100 else 25.0)
