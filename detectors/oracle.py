@@ -209,19 +209,19 @@ def oracle_estimates(
         if (d + 1) * intervals_per_day <= n:
             continue  # fewer intervals than meters: nothing is determined yet
         info = gram[:p, :p] + np.diag(prior_prec)
+        chol = np.linalg.cholesky(info)  # without the EIV correction: the data's own model
         corrected = info.copy()
         idx = np.arange(n)
         corrected[idx, idx] -= np.minimum(tau_sum / scale[:n] ** 2, 0.5 * info[idx, idx])
         try:
             inv = np.linalg.inv(np.linalg.cholesky(corrected))
         except np.linalg.LinAlgError:  # the correction would leave M indefinite: skip it
-            inv = np.linalg.inv(np.linalg.cholesky(info))
+            inv = np.linalg.inv(chol)
         inv = inv.T @ inv
         rhs = gram[:p, p] + prior_prec * scale * prior_mean
         xs = inv @ rhs
         x = xs / scale
         fit = gram[p, p] - 2.0 * xs @ gram[:p, p] + xs @ gram[:p, :p] @ xs
-        chol = np.linalg.cholesky(info)  # without the EIV correction: the data's own model
         quad = np.linalg.solve(chol, rhs)
         evidence[d] = -0.5 * (
             log_det_noise[(d + 1) * intervals_per_day - 1]
