@@ -230,15 +230,19 @@ def oracle_for(area: SyntheticArea, *, realised_weather: bool) -> OracleResult:
         "white_var_wh2": area.white_noise_var_wh2,
         "level_var_wh2": area.level_noise_var_wh2,
     }
-    if realised_weather or area.weather_sd_k == 0:
+    weather = weather_effect(area)
+    if realised_weather or weather is None:
         return oracle_estimates(area.master_wh, area.meters_wh, area.loss_model_wh, **noise)
     return oracle_estimates(
-        area.master_wh,
-        area.meters_wh,
-        area.loss_climate_wh,
-        day_effect=DayEffect(area.weather_basis_wh_per_k, area.weather_sd_k),
-        **noise,
+        area.master_wh, area.meters_wh, area.loss_climate_wh, day_effect=weather, **noise
     )
+
+
+def weather_effect(area: SyntheticArea) -> DayEffect | None:
+    """The day-to-day weather's law as a per-day effect on the loss (None without weather)."""
+    if area.weather_sd_k == 0:
+        return None
+    return DayEffect(area.weather_basis_wh_per_k, area.weather_sd_k)
 
 
 def fitted_loss_batch(area: SyntheticArea, white_factor: float = 1.0) -> OracleResult:
@@ -253,11 +257,7 @@ def fitted_loss_batch(area: SyntheticArea, white_factor: float = 1.0) -> OracleR
         intervals_per_day=PER_DAY,
         white_var_wh2=white_factor * area.white_noise_var_wh2,
         level_var_wh2=area.level_noise_var_wh2,
-        day_effect=(
-            DayEffect(area.weather_basis_wh_per_k, area.weather_sd_k)
-            if area.weather_sd_k > 0
-            else None
-        ),
+        day_effect=weather_effect(area),
         free_loss=loss_law_columns(area.weather_basis_wh_per_k, PER_DAY),
     )
 
