@@ -360,8 +360,8 @@ def white_level(kind: str, true_var: float) -> Iterator[None]:
     observe, margin = noise_level.NoiseLevel.observe, noise_level.SAMPLING_MARGIN
     check = noise_level.NoiseWindow.overconfidence
 
-    def fixed(self: noise_level.NoiseLevel, *args: Any, floor: float) -> float:
-        observe(self, *args, floor=floor)
+    def fixed(self: noise_level.NoiseLevel, *args: Any, **kwargs: Any) -> float:
+        observe(self, *args, **kwargs)
         self.white = self.weighted_for = true_var
         return 1.0
 
@@ -389,6 +389,12 @@ COMPONENTS: tuple[tuple[str, dict[str, float], str], ...] = (
     ("per-day loss effect prior sd 0.0005 (default 0.003)", {"loss_day_sd": 5e-4}, ""),
     ("no per-day loss effect", {"loss_day_sd": 1e-7}, ""),
     ("white floor 5e-4 of the load (default 7e-4)", {"white_noise_fraction": 5e-4}, ""),
+    ("white level without the day's loss effect", {"white_without_day_effect": True}, ""),
+    (
+        "the same, and floor 5e-4",
+        {"white_without_day_effect": True, "white_noise_fraction": 5e-4},
+        "",
+    ),
     ("split_cv 0.7 (default 0.5)", {"split_cv": 0.7}, ""),
     ("true white + infinite memory + no Huber", {"memory_days": 1e9, "huber_c": 1e9}, "true"),
 )

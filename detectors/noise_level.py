@@ -93,6 +93,8 @@ def interval_sums(
     level: FloatArray,
     level_before: FloatArray,
     unmodelled: FloatArray,
+    day_effect: tuple[FloatArray, npt.NDArray[np.int64]] | None = None,
+    white: float = 0.0,
 ) -> tuple[FloatArray, FloatArray]:
     """Residuals summed over runs of ``k`` rows and their variance without the white part,
     both scaled to one row (sum/√k, variance/k), so white noise keeps its per-row variance.
@@ -100,17 +102,52 @@ def interval_sums(
     Per row: ``level`` the register variance at its end boundary, ``level_before`` at its
     start, ``unmodelled`` extra row variance (imputed cells); ``regressors @ chol_inv.T`` gives
     the parameters' share (``C = chol_invᵀ·chol_inv``).
+
+    ``day_effect = (column, day)``: the per-day loss effect (the weather) is not known before
+    its day ends, so a-priori residuals carry it in every run of the day, and left in, a hot
+    day reads as white noise. With it, one effect per day on ``column`` is fitted to the runs
+    (weighted by their variance with ``white`` per row) and taken out. What is left is a
+    linear map ``R`` of the runs, so its variance is exact: white ``k·σ²·(RRᵀ)ⱼⱼ``, the rest
+    ``(R·V₀·Rᵀ)ⱼⱼ`` with ``V₀`` the runs' covariance without the white part (adjacent runs
+    share a boundary, and the parameters' error is common to all; both fall largely into the
+    fitted effects). Each run is divided by √(RRᵀ)ⱼⱼ; runs the fit takes all of (a day's only
+    run in the block) are NaN.
     """
     runs = len(residual) // k
     if runs == 0:
         return np.zeros(0), np.zeros(0)
     rows = slice(0, runs * k)
     total = residual[rows].reshape(runs, k).sum(axis=1)
-    phi = regressors[rows].reshape(runs, k, -1).sum(axis=1)
-    other = ((phi @ chol_inv.T) ** 2).sum(axis=1)
-    other += level[k - 1 : runs * k : k] + level_before[0 : runs * k : k]
-    other += unmodelled[rows].reshape(runs, k).sum(axis=1)
-    return total / math.sqrt(k), other / k
+    shared = level[k - 1 : runs * k : k]  # the boundary that ends run j starts run j + 1
+    own = shared + level_before[0 : runs * k : k] + unmodelled[rows].reshape(runs, k).sum(axis=1)
+    par = regressors[rows].reshape(runs, k, -1).sum(axis=1) @ chol_inv.T
+    if day_effect is None:
+        return total / math.sqrt(k), (own + (par**2).sum(axis=1)) / k
+    column, day = day_effect
+    r = _without_day_effects(
+        column[rows].reshape(runs, k), day[rows].reshape(runs, k), own + k * white
+    )
+    v0 = np.diag(own) - np.diag(shared[:-1], 1) - np.diag(shared[:-1], -1)
+    scale = (r**2).sum(axis=1)
+    other = ((r @ par) ** 2).sum(axis=1) + ((r @ v0) * r).sum(axis=1)
+    kept = scale > 1e-3
+    scale = np.where(kept, scale, np.nan)
+    return (r @ total) / np.sqrt(scale * k), other / (scale * k)
+
+
+def _without_day_effects(
+    column: FloatArray, day: npt.NDArray[np.int64], variance: FloatArray
+) -> FloatArray:
+    """The map (runs × runs) from run sums to their residuals after one effect per day on
+    ``column`` (rows of each run, ``day`` their day) is fitted with weights 1/``variance``."""
+    runs, k = column.shape
+    days, which = np.unique(day, return_inverse=True)
+    g = np.zeros((runs, len(days)))
+    np.add.at(g, (np.repeat(np.arange(runs), k), which.ravel()), column.ravel())
+    gw = g / np.maximum(variance, 1e-300)[:, None]
+    normal = g.T @ gw
+    normal.flat[:: len(days) + 1] += 1e-12 * max(float(np.trace(normal)), 1e-300)
+    return np.eye(runs) - g @ np.linalg.solve(normal, gw.T)
 
 
 @dataclass
@@ -174,12 +211,14 @@ class NoiseLevel:
         level_before: FloatArray,
         unmodelled: FloatArray,
         floor: float,
+        day_effect: tuple[FloatArray, npt.NDArray[np.int64]] | None = None,
     ) -> float:
         """Add a block's a-priori residuals (arguments as :func:`interval_sums`), set
         :attr:`white` for it, and return the factor (≤ 1) for the information so far."""
         runs, other = interval_sums(
-            self.run_length, residual, regressors, chol_inv, level, level_before, unmodelled
-        )
+            self.run_length, residual, regressors, chol_inv, level, level_before, unmodelled,
+            day_effect, floor if math.isnan(self.white) else self.white,
+        )  # fmt: skip
         self.window.add(runs, other, floor if math.isnan(self.white) else self.white)
         self.white = self.window.variance(floor)
         if self.white <= self.weighted_for:
