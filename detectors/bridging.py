@@ -13,11 +13,8 @@ increment since the last read, so it carries the energy of the whole bridged spa
   error lives on the k − 1 unread boundaries: a Brownian bridge with variance ∝ j(k − j)/k at
   interior boundary j, which :func:`fill_gaps` returns per cell (0 where the boundary was read);
 - an **unknown** cell has no total yet (a span still open at the end of the block, or a new
-  meter before its first reading) and gets ``fallback · shape``; the error of such guesses
-  accumulates like a random walk, each off by about the meter's own spread.
-
-A consumer meter's ``shape`` is its own typical use by time of day (:func:`daily_profile`,
-from forgotten sums per slot, :func:`slot_sums`), so a long gap is not guessed flat.
+  meter before its first reading) and gets ``fallback · shape/mean(shape)``; the error of
+  such guesses accumulates like a random walk, each off by about the meter's own spread.
 
 A span still open at the end of a block is guessed as unknown cells; the caller keeps the
 guessed energy as a debt and subtracts it from the value that closes the span in a later
@@ -42,9 +39,6 @@ def fill_gaps(
 ) -> tuple[FloatArray, IntArray, FloatArray]:
     """Fill a (T, m) block of increments; returns (filled, kind, bridge factor) per cell.
 
-    ``shape`` (T, m), or (T,) for every column, is positive, with mean 1 over a typical
-    stretch of the column's rows (an unknown cell gets ``fallback · shape``).
-
     ``states`` (m,) says what a leading NaN run means: an ``ANCHORED`` column was read just
     before the block, so its first value carries the run; a ``NEW`` column had no reading
     yet, so the run is unknown and the first value is its own row's increment. The bridge
@@ -54,7 +48,6 @@ def fill_gaps(
     filled = values.copy()
     kind = np.zeros(values.shape, dtype=np.int64)
     bridge = np.zeros(values.shape)
-    shape = np.broadcast_to(shape.reshape(len(values), -1), values.shape)
     _fill_runs(values, shape, fallback, states, filled, kind, bridge)
     return filled, kind, bridge
 
@@ -87,7 +80,7 @@ def _fill_runs(
     unknown = ~closed | new_lead
     owner, rows = _run_cells(first[unknown], past[unknown] - first[unknown])
     cols = col[unknown][owner]
-    filled[rows, cols] = fallback[cols] * shape[rows, cols]
+    filled[rows, cols] = fallback[cols] * (shape / shape.mean())[rows]
     kind[rows, cols] = UNKNOWN
     # split: each other run with the row that closes it shares that row's value
     split = closed & ~new_lead
@@ -95,10 +88,9 @@ def _fill_runs(
     span = close - start + 1
     owner, rows = _run_cells(start, span)
     cols = cols_run[owner]
-    cum = np.vstack([np.zeros((1, m)), np.cumsum(shape, axis=0)])
+    cum = np.concatenate([[0.0], np.cumsum(shape)])
     carried = values[close, cols_run]
-    span_shape = (cum[close + 1, cols_run] - cum[start, cols_run])[owner]
-    filled[rows, cols] = carried[owner] * shape[rows, cols] / span_shape
+    filled[rows, cols] = carried[owner] * shape[rows] / (cum[close + 1] - cum[start])[owner]
     kind[rows, cols] = SPLIT
     inner = rows < close[owner]
     j, k = (rows - start[owner] + 1)[inner], span[owner][inner]
@@ -115,18 +107,14 @@ def _run_cells(
 
 
 def fill_area(
-    rows: FloatArray, mean: FloatArray, states: IntArray, profile: FloatArray | None = None
+    rows: FloatArray, mean: FloatArray, states: IntArray
 ) -> tuple[FloatArray, IntArray, FloatArray]:
     """:func:`fill_gaps` for an area block: column 0 the master, then the consumer meters.
 
-    A consumer meter's span follows ``profile`` (T, meters): its own typical use at each
-    row's time of day, mean 1 over the day (:func:`daily_profile`); evenly without one. Not a
-    shape taken from the other meters' current readings: that would make every imputation
-    error co-move with those regressors and bias their θ. An even split errs by the meter's
-    daily cycle, the same way every day of a long gap, and households' cycles are alike: the
-    neighbours whose evening peak resembles it took the missing peak (2.6 % for one meter's
-    3-day gap in ``tests/detectors/test_energy_balance.py``). The master's span is split
-    along the filled meters' total, its conditional mean given them.
+    A consumer meter's span is split evenly: a shape taken from the other meters' current
+    readings would make every imputation error co-move with those regressors and bias their
+    θ. The master's span is split along the filled meters' total, its conditional mean given
+    them.
     """
     t_len = rows.shape[0]
     filled = rows.copy()
@@ -135,7 +123,7 @@ def fill_area(
     meters = slice(1, None)
     _fill_runs(
         rows[:, meters],
-        np.ones((t_len, rows.shape[1] - 1)) if profile is None else profile,
+        np.ones(t_len),
         mean[meters],
         states[meters],
         filled[:, meters],
@@ -148,7 +136,7 @@ def fill_area(
         master = slice(0, 1)
         _fill_runs(
             rows[:, master],
-            (shape / shape.mean())[:, None],
+            shape,
             mean[master],
             states[master],
             filled[:, master],
@@ -200,33 +188,3 @@ def typical_increments(
         mean[0] = 0.0 if np.isnan(mean[0]) else mean[0]
         var[unseen] = mean[unseen] ** 2  # no history: as uncertain as the level itself
     return mean, var
-
-
-def slot_sums(
-    values: FloatArray, single: npt.NDArray[np.bool_], slot: IntArray, slots: int
-) -> FloatArray:
-    """Count and sum of each column's one-interval increments (``single``) per time-of-day
-    ``slot`` of its row: (2, slots, m), the input of :func:`daily_profile`."""
-    sums = np.zeros((2, slots, values.shape[1]))
-    np.add.at(sums[0], slot, single.astype(np.float64))
-    np.add.at(sums[1], slot, np.where(single, values, 0.0))
-    return sums
-
-
-def daily_profile(
-    sums: FloatArray, slot: IntArray, prior_count: float = 20.0, floor: float = 0.05
-) -> FloatArray:
-    """Each column's typical use in each row's time-of-day slot relative to its daily mean:
-    (T, m) from forgotten ``sums`` = (count, sum) per slot (2, slots, m) and each row's
-    ``slot``. A slot's mean is shrunk toward the daily mean as if ``prior_count`` readings had
-    shown that (a household's quarter hours are spiky: a few days of one slot say little); a
-    column without history is even. No slot is below ``floor``: a guess never leaves an hour
-    of the day empty."""
-    count, total = sums
-    readings = count.sum(axis=0)
-    level = np.divide(total.sum(axis=0), readings, out=np.zeros(len(readings)), where=readings > 0)
-    weight = count + prior_count
-    empty = np.broadcast_to(level, count.shape).copy()  # a slot without readings: the mean
-    shrunk = np.divide(total + prior_count * level, weight, out=empty, where=weight > 0)
-    relative = np.divide(shrunk, level, out=np.ones_like(shrunk), where=level > 0)
-    return np.asarray(np.maximum(relative, floor)[slot], dtype=np.float64)

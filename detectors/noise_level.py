@@ -20,8 +20,11 @@ parameters' own uncertainty (which takes the estimate's error out of the residua
     median  R² / (k·σ_w² + o)  =  median(χ²₁) ≈ 0.4549
 
 over a window of recent runs: a median, so bursts, bad master readings and misfit on a few
-days do not move it. It is raised by its own sampling error (``1 + c/√m`` over m runs), so it
-errs on the wide side while few days are seen, and the caller floors it by the stated default.
+days do not move it. The residuals carry the day's loss effect (the weather), which the
+estimator fits only as its day goes by; optionally one effect per day is fitted to the runs
+and taken out first, with the runs' variance carried through exactly (:func:`interval_sums`).
+The estimate is raised by its own sampling error (``1 + c/√m`` over m runs), so it errs on
+the wide side while few days are seen, and the caller floors it by the stated default.
 
 **Predictive check.** Rows added before the level was known (the first days, when the
 residuals are mostly the prior's error and say nothing about the noise) were weighted with a
@@ -119,10 +122,14 @@ def interval_sums(
     rows = slice(0, runs * k)
     total = residual[rows].reshape(runs, k).sum(axis=1)
     shared = level[k - 1 : runs * k : k]  # the boundary that ends run j starts run j + 1
-    own = shared + level_before[0 : runs * k : k] + unmodelled[rows].reshape(runs, k).sum(axis=1)
+    boundaries = shared + level_before[0 : runs * k : k]
+    imputed = unmodelled[rows].reshape(runs, k).sum(axis=1)
     par = regressors[rows].reshape(runs, k, -1).sum(axis=1) @ chol_inv.T
     if day_effect is None:
-        return total / math.sqrt(k), (own + (par**2).sum(axis=1)) / k
+        other = (par**2).sum(axis=1) + boundaries
+        other += imputed
+        return total / math.sqrt(k), other / k
+    own = boundaries + imputed
     column, day = day_effect
     r = _without_day_effects(
         column[rows].reshape(runs, k), day[rows].reshape(runs, k), own + k * white
@@ -130,8 +137,7 @@ def interval_sums(
     v0 = np.diag(own) - np.diag(shared[:-1], 1) - np.diag(shared[:-1], -1)
     scale = (r**2).sum(axis=1)
     other = ((r @ par) ** 2).sum(axis=1) + ((r @ v0) * r).sum(axis=1)
-    kept = scale > 1e-3
-    scale = np.where(kept, scale, np.nan)
+    scale = np.where(scale > 1e-3, scale, np.nan)
     return (r @ total) / np.sqrt(scale * k), other / (scale * k)
 
 
@@ -215,11 +221,12 @@ class NoiseLevel:
     ) -> float:
         """Add a block's a-priori residuals (arguments as :func:`interval_sums`), set
         :attr:`white` for it, and return the factor (≤ 1) for the information so far."""
+        in_use = floor if math.isnan(self.white) else self.white
         runs, other = interval_sums(
             self.run_length, residual, regressors, chol_inv, level, level_before, unmodelled,
-            day_effect, floor if math.isnan(self.white) else self.white,
+            day_effect, in_use,
         )  # fmt: skip
-        self.window.add(runs, other, floor if math.isnan(self.white) else self.white)
+        self.window.add(runs, other, in_use)
         self.white = self.window.variance(floor)
         if self.white <= self.weighted_for:
             return 1.0

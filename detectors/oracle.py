@@ -20,9 +20,8 @@ streaming estimator cannot know:
   confident nonsense) and the same identifiability rule;
 - the same GLS whitening and errors-in-variables correction (:mod:`detectors.gls`).
 
-It sees the same readings: gaps are bridged as the estimator bridges them
-(:func:`detectors.bridging.fill_area`, with the same imputation variances), along each
-meter's time-of-day profile from all the data (the estimator's has only the past). Its uncertainty
+It sees the same readings: gaps are bridged exactly as the estimator bridges them
+(:func:`detectors.bridging.fill_area`, with the same imputation variances). Its uncertainty
 is ``max(1, s²)·M⁻¹`` (``s²`` the Birge ratio of the day's fit, as in the estimator: the
 residuals may widen it, never narrow it) combined with the same master Type B term, so both
 can be put through the same decision rule: :func:`oracle_decisions` does that, for the
@@ -57,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from detectors.bridging import ANCHORED, UNKNOWN, daily_profile, fill_area, slot_sums
+from detectors.bridging import ANCHORED, UNKNOWN, fill_area
 from detectors.conformity import DEFAULT_K, Decision, decide
 from detectors.gls import row_log_variances, start_carry, whiten
 from meterwatch.errors import DetectorError
@@ -129,7 +128,6 @@ def oracle_estimates(
     register_resolution_wh: float = 10.0,
     master_uncertainty_pct: float = 0.2 / math.sqrt(3.0),
     split_cv: float = 1.0,
-    profile_slots: int = 24,
     prior_sd: float = 0.1,
     identifiable_variance_ratio: float = 0.25,
     known_drift: FloatArray | None = None,
@@ -161,11 +159,9 @@ def oracle_estimates(
     rows = np.column_stack([master_wh, meters_wh])
     mean = np.nanmean(rows, axis=0)
     mean = np.where(np.isnan(mean), 0.0, mean)
+    filled, kind, bridge = fill_area(rows, mean, np.full(n + 1, ANCHORED, dtype=np.int64))
     single = ~np.isnan(rows)
     single[1:] &= single[:-1]
-    slot = np.arange(t_len) % intervals_per_day * profile_slots // intervals_per_day
-    profile = daily_profile(slot_sums(meters_wh, single[:, 1:], slot, profile_slots), slot)
-    filled, kind, bridge = fill_area(rows, mean, np.full(n + 1, ANCHORED, dtype=np.int64), profile)
     var = np.nanvar(np.where(single, rows, np.nan), axis=0)
     split = split_cv**2 * np.where(np.isnan(var), mean**2, var)
     split[0] = (10.0 * mean[0]) ** 2  # unread master boundaries: in effect merged spans

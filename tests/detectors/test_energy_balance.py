@@ -263,14 +263,7 @@ def test_older_snapshots_still_restore(area) -> None:  # type: ignore[no-untyped
         np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
         twin.update(area.master_wh[288:384], area.meters_wh[288:384])
         assert np.isfinite(twin.errors_pct).all()
-        assert twin.snapshot()["version"] == 7
-    v6 = {k: v for k, v in new.items() if k != "profile"} | {
-        "version": 6,
-        "config": {k: v for k, v in new["config"].items() if "profile" not in k},
-    }
-    twin = AreaErrorEstimator.restore(v6)  # the profiles start empty: gaps split evenly
-    np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
-    assert twin.snapshot()["profile"] == [0.0] * len(new["profile"])
+        assert twin.snapshot()["version"] == 6
     v5 = {k: v for k, v in new.items() if k != "loss_eiv"} | {"version": 5}
     twin = AreaErrorEstimator.restore(v5)  # the load-loss columns' correction starts at 0
     assert np.isfinite(twin.errors_pct).all()
@@ -328,12 +321,11 @@ def test_an_outage_does_not_move_its_meter_beyond_its_uncertainty(gap_runs) -> N
     base, outage = runs["base"][0], runs["outage"][0]
     shift = outage.errors_pct - base.errors_pct
     # before the level nuisance: +61 % (18 u), ordered out from day 11, a neighbour at 21 u;
-    # 0.92 % against u = 0.77 % now (0.80 % against 0.98 % before the load-loss columns'
-    # noise was corrected: the area's white level fell from 1,107 to 613 Wh², so u did;
-    # 1.00 % against 0.84 % before gaps followed the meters' daily profiles)
+    # 1.00 % against u = 0.84 % now (0.80 % against 0.98 % before the load-loss columns'
+    # noise was corrected: the area's white level fell from 1,107 to 613 Wh², so u did)
     assert abs(shift[i]) <= 1.25 * outage.uncertainty_pct[i]
     others = np.arange(len(shift)) != i
-    assert np.abs(shift[others] / base.uncertainty_pct[others]).max() < 3.0  # 2.3 (was 2.6)
+    assert np.abs(shift[others] / base.uncertainty_pct[others]).max() < 3.0  # 2.6
     assert Decision.OUT_OF_TOLERANCE not in runs["outage"][1]
     assert not outage._debt.any()  # the closing reading settled the span
 
@@ -342,11 +334,9 @@ def test_a_communication_gap_still_bridges(gap_runs) -> None:  # type: ignore[no
     i, runs = gap_runs
     base, comm = runs["base"][0], runs["comm"][0]
     shift = comm.errors_pct - base.errors_pct
-    assert abs(shift[i]) <= 2.0 * comm.uncertainty_pct[i]  # 0.63 %, 1.1 u (before: 2.9 %)
+    assert abs(shift[i]) <= 2.0 * comm.uncertainty_pct[i]  # 0.89 %, 1.5 u (before: 2.9 %)
     others = np.arange(len(shift)) != i
-    # 2.5; 3.8 while the gap was split evenly (a neighbour took the missing evening peak), 5.2
-    # before the level nuisance
-    assert np.abs(shift[others] / base.uncertainty_pct[others]).max() < 3.0
+    assert np.abs(shift[others] / base.uncertainty_pct[others]).max() < 4.0  # 3.5 (before 5.2)
     assert comm.identifiable[i]
     assert Decision.OUT_OF_TOLERANCE not in runs["comm"][1]
     assert not comm._debt.any()
@@ -356,7 +346,7 @@ def test_snapshot_mid_outage_continues_identically() -> None:
     area, i, master, meters = _with_outage(12)
     est = AreaErrorEstimator(area.meter_ids)
     feed(est, master, meters, 10)
-    assert est.snapshot()["version"] == 7
+    assert est.snapshot()["version"] == 6
     assert est._debt[2, i + 1] > 0  # the guess's level was corrected, with its variance
     twin = AreaErrorEstimator.restore(json.loads(json.dumps(est.snapshot(), allow_nan=False)))
     for a in (est, twin):
@@ -386,13 +376,11 @@ def test_a_reversed_meter_is_a_break_and_does_not_drag_its_neighbours() -> None:
     others = np.arange(100) != i
     truth = area.true_error_pct[-1][others]
     mae = {k: np.abs(r[0].errors_pct[others] - truth).mean() for k, r in runs.items()}
-    # no reversal: 0.91. Without break detection (white level 380,000 Wh²: all misfit) 2.15
-    # and 1.3 below while gaps were split evenly; following the daily profiles moved them
-    assert (round(mae[True], 2), round(mae[False], 2)) == (0.91, 2.36)
+    assert (round(mae[True], 2), round(mae[False], 2)) == (0.91, 2.15)  # no reversal: 0.91
     # registered = −0.964·true (its true error is −3.58 %): ε = −196.4 %
     assert round(float(est.errors_pct[i]), 1) == -197.4
     # without break detection nothing is found, and the reversed meter itself looks fine
-    assert runs[False][1] == [] and round(float(runs[False][0].errors_pct[i]), 1) == 1.5
+    assert runs[False][1] == [] and round(float(runs[False][0].errors_pct[i]), 1) == 1.3
 
 
 def _common_bias(est: AreaErrorEstimator, area) -> float:  # type: ignore[no-untyped-def]
