@@ -91,11 +91,8 @@ throughout, is not taken for a neighbour's step. The break is reported
 (:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns this off.
 
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
-Birge ratio (the whitened residuals' sum of squares at θ̂ per interval the parameters leave
-free, as in the oracle; until 2026-11-27 it was the EIV-corrected objective, which leaves out
-the meters' own register noise, most of the modelled noise, so it read 0.2-0.3 and never
-widened anything) and ``r`` the one-step-ahead check of :mod:`detectors.noise_level`
-(neither may shrink the model's variance);
+Birge ratio (whitened residual variance per effective interval) and ``r`` the one-step-ahead
+check of :mod:`detectors.noise_level` (neither may shrink the model's variance);
 ``u(ε) = u(θ)/θ²``, combined in quadrature with the master meter's Type B
 ``master_uncertainty_pct``. A meter is ``identifiable`` when the data has cut its prior
 variance to at most ``identifiable_variance_ratio`` of it: tiny consumption and collinear
@@ -276,8 +273,8 @@ class AreaErrorEstimator:
 
     @property
     def birge_ratio(self) -> float:
-        """The factor the covariance is widened by: at least 1, the Birge ratio (whitened
-        residual sum of squares per free interval) when above, or the one-step-ahead check's."""
+        """Whitened residual variance per interval; above 1 the noise model is too optimistic
+        (uncertainties are then widened by its square root)."""
         return self._birge
 
     @property
@@ -685,15 +682,8 @@ class AreaErrorEstimator:
             chol = np.linalg.cholesky(self._info[:p, :p] + np.diag(prec))
         chol_inv = lower_inverse(np.asarray(chol, dtype=np.float64))
         self._x = chol_inv.T @ (chol_inv @ rhs)
-        x, data = self._x, self._info[:p, :p]
-        # the whitened residuals' sum of squares at θ̂ (with the prior's share), the regressors'
-        # own noise included: the EIV-corrected objective leaves that part out, and it is most
-        # of the modelled noise; per degree of freedom the data have left
-        fit = self._info[p, p] - 2.0 * float(x @ self._info[:p, p]) + float(x @ data @ x)
-        fit += float(prec @ (x - mean) ** 2)
-        pinned = p - float(prec @ (chol_inv**2).sum(axis=0))  # parameters the data fixed
-        free = self._n_eff - pinned
-        birge = fit / free if free > 0 else 1.0
+        self._fit = self._info[p, p] + float(prec @ mean**2) - float(rhs @ self._x)
+        birge = self._fit / self._n_eff if self._n_eff > 0 else 1.0
         self._birge = max(1.0, birge, self._noise.window.overconfidence())
         self._chol_inv = chol_inv  # C = birge·chol_invᵀ·chol_inv
         theta = _away_from_zero(self._x[:n])  # θ < 0: ε = 1/θ − 1 < −100 %
