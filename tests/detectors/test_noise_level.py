@@ -1,7 +1,45 @@
+"""The online white-noise level: its robust estimate, its window, run sums and day effects."""
+
 import numpy as np
 import pytest
 
-from detectors.noise_level import interval_sums, white_variance
+from detectors.noise_level import NoiseWindow, interval_sums, white_variance
+
+
+def test_white_variance_recovers_a_known_level() -> None:
+    rng = np.random.default_rng(3)
+    other = rng.uniform(50.0, 400.0, 2000)
+    residual = rng.normal(0.0, np.sqrt(900.0 + other))
+    assert white_variance(residual, other) == pytest.approx(900.0, rel=0.15)
+    assert white_variance(0.1 * residual, other) == 0.0  # no more than the register noise
+    assert np.isnan(white_variance(np.zeros(0), np.zeros(0)))
+
+
+def test_noise_window_keeps_the_last_runs_and_floors() -> None:
+    window = NoiseWindow.empty(capacity=3)
+    assert window.variance(floor=5.0) == 5.0
+    assert window.overconfidence() == 1.0
+    window.add(np.array([1.0, 2.0, np.nan, 3.0]), np.full(4, 10.0), white=0.0)
+    assert window.residual.tolist() == [1.0, 2.0, 3.0]
+    assert window.variance(floor=5.0) == 5.0  # no larger than the registers alone explain
+    window.add(np.array([50.0, 40.0, 60.0]), np.full(3, 10.0), white=0.0)
+    assert window.residual.tolist() == [50.0, 40.0, 60.0]
+    assert window.variance(floor=5.0) > 2 * 40.0**2 / 3
+    assert window.overconfidence() > 50.0  # predicted with no white noise at all
+
+
+def test_interval_sums_keep_white_noise_and_telescope_register_noise() -> None:
+    rng = np.random.default_rng(4)
+    boundary = rng.normal(0.0, 30.0, 96 * 50 + 1)  # register errors at the boundaries
+    white = rng.normal(0.0, 10.0, 96 * 50)
+    residual = white + np.diff(boundary)
+    level = np.full(residual.size, 900.0)
+    sums, other = interval_sums(
+        8, residual, np.zeros((residual.size, 2)), np.eye(2), level, level, np.zeros(residual.size)
+    )
+    assert sums.shape == other.shape == (600,)
+    assert other[0] == pytest.approx(1800.0 / 8)
+    assert white_variance(sums, other) == pytest.approx(100.0, rel=0.3)
 
 
 def weather_case(seed: int, weather_sd: float, days: int = 240) -> tuple:  # type: ignore[type-arg]
