@@ -33,11 +33,12 @@ ids. All state is plain data (``snapshot`` of each part), kept by the Faust tabl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
 
+from detectors.alignment import EVIDENCE, AlignmentConfig, shift_decision, shift_evidence
 from detectors.conformity import DEFAULT_K, Decision, decide
 from detectors.energy_balance import AreaErrorEstimator, EstimatorConfig
 from meterwatch.domain import ReadingFrame
@@ -90,6 +91,7 @@ class EstimationConfig:
     assembler: AssemblerConfig = field(default_factory=AssemblerConfig)
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
+    alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class AreaEstimation:
         self._held: dict[str, int] = {}  # meter -> since when (balance break, tamper; epoch s)
         self._drift = DriftWatch(self.config.watch)
         self._tamper = TamperWatch(self.config.watch)
+        # skewed meters: [learned offset, held out (1.0/0.0), detectors.alignment's evidence]
+        self._alignment: dict[str, list[float]] = {}
 
     def update(self, frame: ReadingFrame) -> EstimationResult:
         """Add one frame; the estimates, events and residuals of the blocks it closed."""
@@ -125,10 +129,11 @@ class AreaEstimation:
         events: list[dict[str, Any]] = []
         residuals: list[tuple[int, np.ndarray]] = []
         for block in map(self.registry.energy_block, self._imports.ready, self._exports.ready):
-            self._estimator = _update_estimator(self._estimator, block, self.config)
+            fed = self._held_out(block)
+            self._estimator = _update_estimator(self._estimator, fed, self.config)
             if self._estimator is None:
                 continue
-            columns = _columns_of(block, self._estimator.meter_ids)
+            columns = _columns_of(fed, self._estimator.meter_ids)
             reported = ~np.isnan(columns).all(axis=0)
             end_ts = block.start_ts + len(block.master_wh) * self.config.assembler.interval_s
             events += self._breaks(frame, end_ts)
@@ -140,7 +145,53 @@ class AreaEstimation:
             events += block_events
             events += self._watch(frame, columns, end_ts)
             residuals.append((end_ts, self._estimator.balance_residuals_wh.copy()))
+            self._align(_columns_of(block, self._estimator.meter_ids))
         return EstimationResult({}, estimates, events, residuals)
+
+    def _held_out(self, block: IntervalBlock) -> IntervalBlock:
+        """The block with the meters whose alignment is not settled yet left unread."""
+        held = [m for m, v in self._alignment.items() if v[1]]
+        if not held:
+            return block
+        meters = block.meters_wh.copy()
+        meters[:, np.isin(block.meter_ids, held)] = np.nan
+        return replace(block, meters_wh=meters)
+
+    def _align(self, columns: np.ndarray) -> None:
+        """Weigh, for each meter whose clock offset the assemblers learned, which interval its
+        readings belong to (:mod:`detectors.alignment`), and move them if they sit one off.
+
+        A meter whose offset is new is held out of the balance until that is decided: fed one
+        interval off, a household teaches its neighbours a misfit for days. ``columns``: the
+        block's assembled increments in estimator order (held meters' included)."""
+        assert self._estimator is not None
+        offsets = self._imports.clock_offsets_s
+        ids = self._estimator.meter_ids
+        skewed = [j for j, m in enumerate(ids) if m in offsets]
+        self._alignment = {m: v for m, v in self._alignment.items() if m in offsets}
+        if not skewed:
+            return
+        res = self._estimator.balance_residuals_wh
+        cfg = self.config.alignment
+        evidence = shift_evidence(res, columns[len(columns) - len(res) :, skewed], cfg)
+        keep = 1.0 - 1.0 / cfg.memory_blocks
+        held = np.zeros(len(skewed), dtype=bool)
+        for i, j in enumerate(skewed):
+            meter = ids[j]
+            known = self._alignment.get(meter)
+            if known is None or known[0] != offsets[meter]:  # new, or the offset was relearned
+                known = [offsets[meter], 1.0] + [0.0] * EVIDENCE
+            evidence[i] += keep * np.asarray(known[2:])
+            held[i] = bool(known[1])
+            self._alignment[meter] = [offsets[meter], known[1], *evidence[i].tolist()]
+        moves, decided = shift_decision(evidence, held, cfg)
+        for j, move, done in zip(skewed, moves.tolist(), decided.tolist(), strict=True):
+            if not done:
+                continue
+            self._imports.shift_clock(ids[j], move)
+            self._exports.shift_clock(ids[j], move)
+            offset = self._imports.clock_offsets_s.get(ids[j], 0.0)
+            self._alignment[ids[j]] = [offset, 0.0] + [0.0] * EVIDENCE
 
     def _breaks(self, frame: ReadingFrame, end_ts: int) -> list[dict[str, Any]]:
         """An event for each meter whose θ broke in the block just added; its orders are held."""
@@ -222,6 +273,7 @@ class AreaEstimation:
             "held": dict(self._held),
             "drift": self._drift.snapshot(),
             "tamper": self._tamper.snapshot(),
+            "alignment": dict(self._alignment),
         }
 
     @classmethod
@@ -236,6 +288,7 @@ class AreaEstimation:
         obj._episodes = dict(state.get("episodes", {}))
         obj._streaks = dict(state.get("streaks", {}))
         obj._held = dict(state.get("held", {}))
+        obj._alignment = {m: list(v) for m, v in state.get("alignment", {}).items()}
         if "drift" in state:  # absent in snapshots from before the watches
             obj._drift = DriftWatch.restore(state["drift"], obj.config.watch)
             obj._tamper = TamperWatch.restore(state["tamper"], obj.config.watch)
