@@ -21,6 +21,9 @@ a legal-limit decision (:func:`~detectors.conformity.decide`), and events are em
   A ``tamper_suspected`` meter (below) is held the same way: on the simulated fleet, a
   bypass too small in registered energy to show as a break was otherwise ordered out weeks
   later, as if the meter were wrong.
+- ``meterwatch.meter.clock_offset.v1`` when the interval a skewed meter's readings belong to
+  is settled by the balance (:meth:`AreaEstimation._align`): its clock's offset, whole
+  intervals included, so that it can be set right.
 - ``meterwatch.meter.drift_warning.v1`` and ``meterwatch.meter.tamper_suspected.v1`` once per
   episode, from the watches of :mod:`stream.area_watch`: a trend forecast to cross the MPE
   within the horizon (with the forecast crossing date), and a lasting drop in consumption
@@ -48,6 +51,7 @@ from stream.intervals import AssemblerConfig, IntervalAssembler, IntervalBlock
 
 DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/6"  # its snapshot version
 BREAK_DETECTOR: Final = "detectors.breaks.find_break/1"
+ALIGNMENT_DETECTOR: Final = "detectors.alignment.shift_decision/1"
 RULE: Final = "JCGM 106 guarded decision, w = k*u"
 
 
@@ -145,7 +149,7 @@ class AreaEstimation:
             events += block_events
             events += self._watch(frame, columns, end_ts)
             residuals.append((end_ts, self._estimator.balance_residuals_wh.copy()))
-            self._align(_columns_of(block, self._estimator.meter_ids))
+            events += self._align(frame, _columns_of(block, self._estimator.meter_ids), end_ts)
         return EstimationResult({}, estimates, events, residuals)
 
     def _held_out(self, block: IntervalBlock) -> IntervalBlock:
@@ -157,9 +161,10 @@ class AreaEstimation:
         meters[:, np.isin(block.meter_ids, held)] = np.nan
         return replace(block, meters_wh=meters)
 
-    def _align(self, columns: np.ndarray) -> None:
+    def _align(self, frame: ReadingFrame, columns: np.ndarray, end_ts: int) -> list[dict[str, Any]]:
         """Weigh, for each meter whose clock offset the assemblers learned, which interval its
-        readings belong to (:mod:`detectors.alignment`), and move them if they sit one off.
+        readings belong to (:mod:`detectors.alignment`), and move them if they sit one off; a
+        ``clock_offset`` event for each meter settled or moved.
 
         A meter whose offset is new is held out of the balance until that is decided: fed one
         interval off, a household teaches its neighbours a misfit for days. ``columns``: the
@@ -170,7 +175,7 @@ class AreaEstimation:
         skewed = [j for j, m in enumerate(ids) if m in offsets]
         self._alignment = {m: v for m, v in self._alignment.items() if m in offsets}
         if not skewed:
-            return
+            return []
         res = self._estimator.balance_residuals_wh
         cfg = self.config.alignment
         evidence = shift_evidence(res, columns[len(columns) - len(res) :, skewed], cfg)
@@ -185,13 +190,26 @@ class AreaEstimation:
             held[i] = bool(known[1])
             self._alignment[meter] = [offsets[meter], known[1], *evidence[i].tolist()]
         moves, decided = shift_decision(evidence, held, cfg)
+        events = []
         for j, move, done in zip(skewed, moves.tolist(), decided.tolist(), strict=True):
             if not done:
                 continue
-            self._imports.shift_clock(ids[j], move)
-            self._exports.shift_clock(ids[j], move)
-            offset = self._imports.clock_offsets_s.get(ids[j], 0.0)
-            self._alignment[ids[j]] = [offset, 0.0] + [0.0] * EVIDENCE
+            meter = ids[j]
+            self._imports.shift_clock(meter, move)
+            self._exports.shift_clock(meter, move)
+            offset = self._imports.clock_offsets_s.get(meter, 0.0)
+            self._alignment[meter] = [offset, 0.0] + [0.0] * EVIDENCE
+            evidence_out = {
+                "offset_s": offset,
+                "moved_intervals": move,
+                "action": "set the meter's clock right by the offset",
+            }
+            events.append(
+                self._meter_event(
+                    frame, "clock_offset", ALIGNMENT_DETECTOR, meter, end_ts, evidence_out
+                )
+            )
+        return events
 
     def _breaks(self, frame: ReadingFrame, end_ts: int) -> list[dict[str, Any]]:
         """An event for each meter whose θ broke in the block just added; its orders are held."""

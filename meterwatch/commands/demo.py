@@ -130,6 +130,7 @@ def _report(
     kinds = Counter(e["type"].split(".")[2] for e in events)
     metrology = (
         "out_of_tolerance", "inconclusive", "balance_break", "drift_warning", "tamper_suspected",
+        "clock_offset",
     )  # fmt: skip
 
     def decided(type_: str) -> bool:

@@ -251,7 +251,7 @@ def test_a_skewed_clock_is_put_on_the_right_interval_by_the_balance(
     two = DAY0 + 2 * 86_400
 
     def run(skew: int = 0, gap_days: int = 0) -> tuple[dict, dict]:  # type: ignore[type-arg]
-        state, estimates = None, []
+        state, estimates, events = None, [], []
         for frame in _daily_frames(area, 14):
             mine = frame.meter == meter
             frame.ts[mine & (frame.ts >= two)] += skew
@@ -263,7 +263,8 @@ def test_a_skewed_clock_is_put_on_the_right_interval_by_the_balance(
             )  # fmt: skip
             result = estimation_step(frame, state, registry)
             state, estimates = result.state, result.estimates or estimates
-        return state, {e["meter"]: e for e in estimates}  # type: ignore[return-value]
+            events += [e for e in result.events if e["type"].endswith("clock_offset.v1")]
+        return state | {"clock_events": events}, {e["meter"]: e for e in estimates}  # type: ignore[return-value]
 
     def neighbours_moved(estimates: dict) -> np.ndarray:  # type: ignore[type-arg]
         return np.array(
@@ -282,6 +283,10 @@ def test_a_skewed_clock_is_put_on_the_right_interval_by_the_balance(
     assert (offset, held) == (skew_s, 0.0)
     nearest = skew_s - 900 * round(skew_s / 900)
     assert offset - nearest == -900 * moved
+    (event,) = state["clock_events"]
+    assert (event["subject"], event["data"]["offset_s"]) == (meter, skew_s)
+    assert event["data"]["moved_intervals"] == moved
+    assert run()[0]["clock_events"] == []
     ours, theirs = neighbours_moved(skewed), neighbours_moved(gap)
     assert np.median(ours) <= np.median(theirs) and ours.max() <= theirs.max()
     mine = skewed[meter]
