@@ -42,6 +42,7 @@ class AlignmentConfig:
     slope_band: tuple[float, float] = (0.5, 1.5)  # a misplaced meter's coefficient is θ ≈ 1
     clip: float = 4.0  # residuals are winsorised at this many robust sds
     memory_blocks: float = 14.0  # evidence is forgotten with this time constant
+    max_held_blocks: int = 14  # a meter the balance cannot place rejoins it at the nearest
 
 
 def shift_evidence(

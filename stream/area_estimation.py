@@ -122,7 +122,8 @@ class AreaEstimation:
         self._held: dict[str, int] = {}  # meter -> since when (balance break, tamper; epoch s)
         self._drift = DriftWatch(self.config.watch)
         self._tamper = TamperWatch(self.config.watch)
-        # skewed meters: [learned offset, held out (1.0/0.0), detectors.alignment's evidence]
+        # skewed meters: [learned offset, blocks held out + 1 (0: in the balance), evidence of
+        # detectors.alignment]
         self._alignment: dict[str, list[float]] = {}
 
     def update(self, frame: ReadingFrame) -> EstimationResult:
@@ -180,19 +181,24 @@ class AreaEstimation:
         cfg = self.config.alignment
         evidence = shift_evidence(res, columns[len(columns) - len(res) :, skewed], cfg)
         keep = 1.0 - 1.0 / cfg.memory_blocks
-        held = np.zeros(len(skewed), dtype=bool)
+        held = np.zeros(len(skewed))  # blocks held out so far, plus one; 0: in the balance
         for i, j in enumerate(skewed):
             meter = ids[j]
             known = self._alignment.get(meter)
             if known is None or known[0] != offsets[meter]:  # new, or the offset was relearned
-                known = [offsets[meter], 1.0] + [0.0] * EVIDENCE
+                known = [offsets[meter], 0.0] + [0.0] * EVIDENCE
+                held[i] = 1.0  # held from the next block
+            elif known[1]:
+                held[i] = known[1] + 1.0  # it was held out of this one
             evidence[i] += keep * np.asarray(known[2:])
-            held[i] = bool(known[1])
-            self._alignment[meter] = [offsets[meter], known[1], *evidence[i].tolist()]
-        moves, decided = shift_decision(evidence, held, cfg)
+            self._alignment[meter] = [offsets[meter], held[i], *evidence[i].tolist()]
+        moves, decided = shift_decision(evidence, held > 0, cfg)
+        timed_out = (held - 1 >= cfg.max_held_blocks) & ~decided
         events = []
-        for j, move, done in zip(skewed, moves.tolist(), decided.tolist(), strict=True):
-            if not done:
+        for j, move, done, late in zip(
+            skewed, moves.tolist(), decided.tolist(), timed_out.tolist(), strict=True
+        ):
+            if not (done or late):
                 continue
             meter = ids[j]
             self._imports.shift_clock(meter, move)
@@ -202,6 +208,7 @@ class AreaEstimation:
             evidence_out = {
                 "offset_s": offset,
                 "moved_intervals": move,
+                "settled_by": "balance" if done else "time limit: the nearest interval kept",
                 "action": "set the meter's clock right by the offset",
             }
             events.append(

@@ -291,3 +291,27 @@ def test_a_skewed_clock_is_put_on_the_right_interval_by_the_balance(
     assert np.median(ours) <= np.median(theirs) and ours.max() <= theirs.max()
     mine = skewed[meter]
     assert abs(mine["estimate_pct"] - area.true_error_pct[-1, i]) < 3 * mine["uncertainty_pct"]
+
+
+def test_a_skewed_meter_the_balance_cannot_place_rejoins_it_after_a_time_limit() -> None:
+    """With evidence never enough (``min_z`` out of reach), a held meter rejoins the balance
+    at the nearest interval after ``max_held_blocks`` blocks, and the event says so."""
+    from detectors.alignment import AlignmentConfig
+
+    area = generate_area(np.random.default_rng(5), AreaSpec(n_meters=20, days=8, missing_rate=0))
+    meter = area.meter_ids[0]
+    config = EstimationConfig(alignment=AlignmentConfig(min_z=1e9, max_held_blocks=2))
+    registry = AreaRegistry(master="M", default_mpe_pct=2.0)
+    state, events, held = None, [], []
+    for frame in _daily_frames(area, 8):
+        frame.ts[(frame.meter == meter) & (frame.ts >= DAY0 + 86_400)] -= 664
+        result = estimation_step(frame, state, registry, config)
+        state = result.state
+        events += [e for e in result.events if e["type"].endswith("clock_offset.v1")]
+        held.append(state["alignment"].get(meter, [None, None])[1])
+    # learned at the close of day 1, held out of days 2 and 3, back from day 4
+    assert held == [None, None, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0]
+    (event,) = events
+    assert event["time"] == "2026-10-05T00:00:00Z"
+    assert event["data"]["offset_s"] == 236.0 and event["data"]["moved_intervals"] == 0
+    assert event["data"]["settled_by"].startswith("time limit")
