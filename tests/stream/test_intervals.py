@@ -199,3 +199,13 @@ def test_a_clock_shift_back_makes_the_first_register_late() -> None:
     block1, block2 = asm.ready
     np.testing.assert_array_equal(block1.meters_wh[:, 0], [true[3] + true[4], *true[5:8]])
     np.testing.assert_array_equal(block2.meters_wh[:, 0], true[8:12])
+
+
+def test_the_first_block_starts_at_the_first_reading_on_the_grid() -> None:
+    """A meter whose clock is 664 s slow from the start stamps a reading before the master's
+    first; the blocks still start where the master's readings do."""
+    rows = _skewed_rows(-664, 10)
+    rows.insert(0, ("a", DAY0 - 664, 1000.0))
+    asm = IntervalAssembler("M", SKEWED)
+    _feed(asm, rows)
+    assert [b.start_ts for b in asm.ready] == [DAY0, DAY0 + 4 * 900]
