@@ -110,12 +110,12 @@ class IntervalAssembler:
         cols = np.concatenate([held_cols, [self._col[m] for m in meters]]).astype(np.int64)
         stamps = np.concatenate([held_stamps, new_stamps])
         registers = np.concatenate([held_registers, np.asarray(import_wh, dtype=np.float64)])
-        if self._block_start is None:  # the first block holds the first reading on the grid
-            grid = np.rint(stamps / cfg.interval_s) * cfg.interval_s
-            on = np.abs(stamps - grid) <= cfg.snap_tolerance_s
-            if on.any():
-                first = int(grid[on].min()) // cfg.interval_s
-                self._block_start = first - first % cfg.block_intervals
+        if self._block_start is None and len(stamps):
+            # the first block holds the first reading on the grid (any, if none is)
+            grid = np.rint(stamps / cfg.interval_s).astype(np.int64)
+            on = np.abs(stamps - grid * cfg.interval_s) <= cfg.snap_tolerance_s
+            first = int(grid[on].min() if on.any() else grid.min())
+            self._block_start = first - first % cfg.block_intervals
         closed: list[IntervalBlock] = []
         latest = int(new_stamps.max()) if len(new_stamps) else 0
         while self._block_start is not None:
