@@ -17,8 +17,11 @@ the block's normal equations, centred (a level is no placement, and the estimato
 a meter held out takes one off), to be summed over blocks with forgetting. :func:`shift_decision`
 moves a meter when the coefficient of one neighbour is near θ = 1 (``slope_band``) at
 ``min_z`` standard errors. The residuals are winsorised at ``clip`` times the block's robust
-(MAD) scale, and that scale gives the standard errors, so a few wild rows (another meter's
-outage closing, a bad master reading) cannot pose as a shift.
+(MAD) scale, so a few wild rows (another meter's outage closing, a bad master reading) cannot
+pose as a shift; the standard errors come from what the three columns leave of them.
+
+The master is tested the same way with the balance's *model* of it (the meters' sum and the
+loss) in place of the residuals: whichever placement of its readings the model follows.
 """
 
 from __future__ import annotations
@@ -81,7 +84,23 @@ def shift_evidence(
         "mi,mj->mij", mean_x, mean_x
     )
     xtr = np.einsum("tmi,tm->mi", x, rv) - count[:, None] * mean_x * mean_r[:, None]
-    return np.concatenate([xtx.reshape(m, 9), xtr, scale**2 * xtx.reshape(m, 9)], axis=1)
+    # the residual scale once the three columns are fitted: a meter held out of the balance
+    # leaves its whole consumption in the residuals, which is signal here, not noise
+    spread = scale**2 * np.ones(m)
+    fit = _well_posed(xtx) & (count > 8)
+    if fit.any():
+        beta = np.linalg.solve(xtx[fit], xtr[fit][..., None])[..., 0]
+        rss = (rv[:, fit] ** 2).sum(axis=0) - count[fit] * mean_r[fit] ** 2
+        rss -= np.einsum("mi,mi->m", beta, xtr[fit])
+        spread[fit] = np.maximum(rss, 0.0) / (count[fit] - 4)
+    return np.concatenate([xtx.reshape(m, 9), xtr, spread[:, None] * xtx.reshape(m, 9)], axis=1)
+
+
+def _well_posed(xtx: FloatArray) -> BoolArray:
+    """Normal equations (m, 3, 3) that pin all three coefficients."""
+    diag = np.diagonal(xtx, axis1=1, axis2=2)
+    posed = (diag.min(axis=1) > 0) & (np.linalg.det(xtx) > 1e-9 * np.prod(diag, axis=1))
+    return np.asarray(posed, dtype=bool)
 
 
 def shift_decision(
@@ -100,9 +119,7 @@ def shift_decision(
     xtx = evidence[:, :9].reshape(m, 3, 3)
     xtr = evidence[:, 9:12]
     var = evidence[:, 12:].reshape(m, 3, 3)
-    diag = np.diagonal(xtx, axis1=1, axis2=2)
-    # a meter needs rows before its coefficients mean anything: well-posed normal equations
-    ok = (diag.min(axis=1) > 0) & (np.linalg.det(xtx) > 1e-9 * np.prod(diag, axis=1))
+    ok = _well_posed(xtx)  # a meter needs rows before its coefficients mean anything
     z = np.zeros((m, 3))
     beta = np.zeros((m, 3))
     if ok.any():
@@ -114,6 +131,6 @@ def shift_decision(
     shown = ok[:, None] & (z >= cfg.min_z) & (beta >= lo) & (beta <= hi)
     shown[:, SELF] &= np.asarray(held, dtype=bool)
     best = np.argmax(np.where(shown, z, -np.inf), axis=1)
-    decided = shown.any(axis=1)
+    decided = np.asarray(shown.any(axis=1), dtype=bool)
     moves = np.where(decided, np.array([1, 0, -1])[best], 0).astype(np.int64)
     return moves, decided

@@ -230,6 +230,7 @@ class AreaErrorEstimator:
         # level after the balance has corrected it (see _marginalise_levels)
         self._debt = np.zeros((3, n + 1))
         self._residuals = np.zeros(0)
+        self._model = np.zeros(0)
         self._breaks: list[tuple[str, Break]] = []
         self._prior_mean = np.ones(n)  # after a break: the θ it measured
         self._prior_sd = np.full(n, self.config.prior_sd)  # after a break: break_prior_sd
@@ -270,6 +271,12 @@ class AreaErrorEstimator:
     def balance_residuals_wh(self) -> FloatArray:
         """Master minus modelled balance for each interval of the last processed block."""
         return _readonly(self._residuals)
+
+    @property
+    def balance_model_wh(self) -> FloatArray:
+        """What the model makes of the master's increment (the meters' sum and the loss) for
+        each interval of the last processed block, whether or not the master was read."""
+        return _readonly(self._model)
 
     @property
     def birge_ratio(self) -> float:
@@ -338,7 +345,8 @@ class AreaErrorEstimator:
         self._states[~np.isnan(rows).all(axis=0)] = ANCHORED
         self._refresh()
         if phi is not None:
-            self._residuals = rows[:, 0] - phi @ self._x
+            self._model = phi @ self._x
+            self._residuals = rows[:, 0] - self._model
 
     def _process(self, rows: FloatArray, owed_rows: FloatArray, owed_var: FloatArray) -> FloatArray:
         """Fill, robustify, whiten and add one block of rows; returns its regressors."""
@@ -734,6 +742,7 @@ class AreaErrorEstimator:
             "states": self._states.tolist(),
             "debt": floats_out(self._debt),
             "residuals": floats_out(self._residuals),
+            "model": floats_out(self._model),
             **self._noise.to_plain(),
         }
 
@@ -772,4 +781,5 @@ class AreaErrorEstimator:
         est._debt = np.vstack([debt, np.zeros((3 - len(debt), n + 1))])  # v3 had no variance
         est._refresh()
         est._residuals = floats_in(state["residuals"], math.nan)
+        est._model = floats_in(state.get("model", []), math.nan)
         return est

@@ -150,40 +150,55 @@ class AreaEstimation:
             events += block_events
             events += self._watch(frame, columns, end_ts)
             residuals.append((end_ts, self._estimator.balance_residuals_wh.copy()))
-            events += self._align(frame, _columns_of(block, self._estimator.meter_ids), end_ts)
+            raw = _columns_of(block, self._estimator.meter_ids)
+            events += self._align(frame, raw, block.master_wh, end_ts)
         return EstimationResult({}, estimates, events, residuals)
 
     def _held_out(self, block: IntervalBlock) -> IntervalBlock:
-        """The block with the meters whose alignment is not settled yet left unread."""
+        """The block with the meters whose alignment is not settled yet left unread (the
+        master too: the balance then learns next to nothing until it is)."""
         held = [m for m, v in self._alignment.items() if v[1]]
         if not held:
             return block
         meters = block.meters_wh.copy()
         meters[:, np.isin(block.meter_ids, held)] = np.nan
-        return replace(block, meters_wh=meters)
+        master = block.master_wh
+        if self.registry.master in held:
+            master = np.full_like(master, np.nan)
+        return replace(block, meters_wh=meters, master_wh=master)
 
-    def _align(self, frame: ReadingFrame, columns: np.ndarray, end_ts: int) -> list[dict[str, Any]]:
+    def _align(
+        self, frame: ReadingFrame, columns: np.ndarray, master_wh: np.ndarray, end_ts: int
+    ) -> list[dict[str, Any]]:
         """Weigh, for each meter whose clock offset the assemblers learned, which interval its
         readings belong to (:mod:`detectors.alignment`), and move them if they sit one off; a
         ``clock_offset`` event for each meter settled or moved.
 
         A meter whose offset is new is held out of the balance until that is decided: fed one
-        interval off, a household teaches its neighbours a misfit for days. ``columns``: the
-        block's assembled increments in estimator order (held meters' included)."""
+        interval off, a household teaches its neighbours a misfit for days (the master, all of
+        them). The master is placed by what the balance's model makes of it rather than by the
+        residuals. ``columns``: the block's assembled increments in estimator order (held
+        meters' included); ``master_wh`` the master's."""
         assert self._estimator is not None
         offsets = self._imports.clock_offsets_s
         ids = self._estimator.meter_ids
         skewed = [j for j, m in enumerate(ids) if m in offsets]
         self._alignment = {m: v for m, v in self._alignment.items() if m in offsets}
+        res = self._estimator.balance_residuals_wh
+        rows = slice(len(columns) - len(res), None)
+        cfg = self.config.alignment
+        evidence = shift_evidence(res, columns[rows, skewed], cfg)
+        master = self.registry.master
+        if master in offsets:  # which placement of its readings the balance's model follows
+            skewed.append(-1)
+            model = self._estimator.balance_model_wh
+            evidence = np.vstack([evidence, shift_evidence(model, master_wh[rows, None], cfg)])
         if not skewed:
             return []
-        res = self._estimator.balance_residuals_wh
-        cfg = self.config.alignment
-        evidence = shift_evidence(res, columns[len(columns) - len(res) :, skewed], cfg)
         keep = 1.0 - 1.0 / cfg.memory_blocks
         held = np.zeros(len(skewed))  # blocks held out so far, plus one; 0: in the balance
         for i, j in enumerate(skewed):
-            meter = ids[j]
+            meter = ids[j] if j >= 0 else master
             known = self._alignment.get(meter)
             if known is None or known[0] != offsets[meter]:  # new, or the offset was relearned
                 known = [offsets[meter], 0.0] + [0.0] * EVIDENCE
@@ -200,7 +215,7 @@ class AreaEstimation:
         ):
             if not (done or late):
                 continue
-            meter = ids[j]
+            meter = ids[j] if j >= 0 else master
             self._imports.shift_clock(meter, move)
             self._exports.shift_clock(meter, move)
             offset = self._imports.clock_offsets_s.get(meter, 0.0)

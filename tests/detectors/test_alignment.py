@@ -50,7 +50,7 @@ def test_evidence_adds_up_over_blocks_until_it_decides() -> None:
     for block in range(8):
         true = _household(rng, 98)
         placed = np.roll(true, -1)
-        r = _residuals(true, placed, 150.0, 10 + block)
+        r = _residuals(true, placed, 500.0, 10 + block)
         total += shift_evidence(r[1:-1], placed[1:-1, None])
         moves, decided = shift_decision(total, held=[False])
         if decided[0]:

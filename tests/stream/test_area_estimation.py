@@ -315,3 +315,51 @@ def test_a_skewed_meter_the_balance_cannot_place_rejoins_it_after_a_time_limit()
     assert event["time"] == "2026-10-05T00:00:00Z"
     assert event["data"]["offset_s"] == 236.0 and event["data"]["moved_intervals"] == 0
     assert event["data"]["settled_by"].startswith("time limit")
+
+
+@pytest.mark.parametrize(("skew_s", "moved"), [(-664, 1), (154, 0), (785, -1)])
+def test_a_skewed_master_is_held_out_and_placed_by_the_model(skew_s: int, moved: int) -> None:
+    """From day 2 the master stamps its readings ``skew_s`` off the grid. Once the offset is
+    learned the master is held out (the balance then learns next to nothing) until the model
+    of the balance shows which interval its readings follow. With −664 s and 154 s nothing is
+    fed one interval off, and by day 14 the meters are where a 2-day gap of the master's
+    readings leaves them. With +785 s the master first snaps one interval late, unseen: that
+    day is fed as it comes (and its misfit stays; not asserted here)."""
+    spec = AreaSpec(n_meters=40, days=14, oot_fraction=0.0, missing_rate=0.0)
+    area = generate_area(np.random.default_rng(5), spec)
+    registry = AreaRegistry(master="M", default_mpe_pct=2.0)
+    two = DAY0 + 2 * 86_400
+
+    def run(skew: int = 0, gap_days: int = 0) -> tuple[list, dict]:  # type: ignore[type-arg]
+        state, estimates, events = None, [], []
+        for frame in _daily_frames(area, 14):
+            mine = frame.meter == "M"
+            frame.ts[mine & (frame.ts >= two)] += skew
+            keep = ~(mine & (frame.ts >= two) & (frame.ts < two + gap_days * 86_400))
+            frame = ReadingFrame(
+                frame.utility, frame.area, frame.meter[keep], frame.ts[keep],
+                frame.import_wh[keep], frame.export_wh[keep], frame.voltage_v[keep],
+                frame.current_a[keep],
+            )  # fmt: skip
+            result = estimation_step(frame, state, registry)
+            state, estimates = result.state, result.estimates or estimates
+            events += [e for e in result.events if e["type"].endswith("clock_offset.v1")]
+        return events, {e["meter"]: e for e in estimates}
+
+    def moved_from(estimates: dict) -> np.ndarray:  # type: ignore[type-arg]
+        return np.array(
+            [
+                abs(estimates[m]["estimate_pct"] - clean[m]["estimate_pct"])
+                / clean[m]["uncertainty_pct"]
+                for m in area.meter_ids
+            ]
+        )
+
+    _, clean = run()
+    events, skewed = run(skew=skew_s)
+    (event,) = events
+    assert event["subject"] == "M" and event["data"]["offset_s"] == skew_s
+    assert event["data"]["moved_intervals"] == moved
+    if skew_s != 785:
+        ours, gap = moved_from(skewed), moved_from(run(gap_days=2)[1])
+        assert np.median(ours) <= np.median(gap) and ours.max() <= gap.max()
