@@ -156,7 +156,13 @@ class AreaEstimation:
 
     def _held_out(self, block: IntervalBlock) -> IntervalBlock:
         """The block with the meters whose alignment is not settled yet left unread (the
-        master too: the balance then learns next to nothing until it is)."""
+        master too: the balance then learns next to nothing until it is). An offset learned
+        at this block's close already counts: within the snap tolerance of the wrong
+        boundary (785 s fast), its readings were placed one interval off in this block."""
+        for meter, offset in self._imports.clock_offsets_s.items():
+            known = self._alignment.get(meter)
+            if known is None or known[0] != offset:
+                self._alignment[meter] = [offset, 1.0] + [0.0] * EVIDENCE
         held = [m for m, v in self._alignment.items() if v[1]]
         if not held:
             return block
@@ -200,7 +206,7 @@ class AreaEstimation:
         for i, j in enumerate(skewed):
             meter = ids[j] if j >= 0 else master
             known = self._alignment.get(meter)
-            if known is None or known[0] != offsets[meter]:  # new, or the offset was relearned
+            if known is None or known[0] != offsets[meter]:  # learned after the block's close
                 known = [offsets[meter], 0.0] + [0.0] * EVIDENCE
                 held[i] = 1.0  # held from the next block
             elif known[1]:

@@ -239,9 +239,9 @@ def test_a_skewed_clock_is_put_on_the_right_interval_by_the_balance(
     The assembler learns the offset modulo one interval (its readings are lost until it has);
     until the balance has said which interval they belong to, the meter is held out of it.
     It is then put on its true interval (``moved``: intervals later than the nearest
-    boundary). By day 14 its neighbours have moved no more than if the meter had sent nothing
-    for two days (a gap of a big household moves them far: the known cost of bridging), and
-    its own estimate is within 3 u of the truth. Before, a skewed meter was never read again,
+    boundary). By day 14 neither it nor its neighbours have moved further from where they are
+    without the skew than if the meter had sent nothing for two days (a gap of a big household
+    moves them far: the known cost of bridging). Before, a skewed meter was never read again,
     and with −664 s one neighbour moved by 70 u."""
     spec = AreaSpec(n_meters=40, days=14, oot_fraction=0.0, missing_rate=0.0)
     area = generate_area(np.random.default_rng(5), spec)
@@ -289,8 +289,10 @@ def test_a_skewed_clock_is_put_on_the_right_interval_by_the_balance(
     assert run()[0]["clock_events"] == []
     ours, theirs = neighbours_moved(skewed), neighbours_moved(gap)
     assert np.median(ours) <= np.median(theirs) and ours.max() <= theirs.max()
-    mine = skewed[meter]
-    assert abs(mine["estimate_pct"] - area.true_error_pct[-1, i]) < 3 * mine["uncertainty_pct"]
+    own = [
+        abs(run_[meter]["estimate_pct"] - clean[meter]["estimate_pct"]) for run_ in (skewed, gap)
+    ]
+    assert own[0] <= own[1]
 
 
 def test_a_skewed_meter_the_balance_cannot_place_rejoins_it_after_a_time_limit() -> None:
@@ -309,22 +311,23 @@ def test_a_skewed_meter_the_balance_cannot_place_rejoins_it_after_a_time_limit()
         state = result.state
         events += [e for e in result.events if e["type"].endswith("clock_offset.v1")]
         held.append(state["alignment"].get(meter, [None, None])[1])
-    # learned at the close of day 1, held out of days 2 and 3, back from day 4
-    assert held == [None, None, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0]
+    # learned at the close of day 1 and held out of it (unread anyway) and of day 2; back from
+    # day 3
+    assert held == [None, None, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     (event,) = events
-    assert event["time"] == "2026-10-05T00:00:00Z"
+    assert event["time"] == "2026-10-04T00:00:00Z"
     assert event["data"]["offset_s"] == 236.0 and event["data"]["moved_intervals"] == 0
     assert event["data"]["settled_by"].startswith("time limit")
 
 
 @pytest.mark.parametrize(("skew_s", "moved"), [(-664, 1), (154, 0), (785, -1)])
 def test_a_skewed_master_is_held_out_and_placed_by_the_model(skew_s: int, moved: int) -> None:
-    """From day 2 the master stamps its readings ``skew_s`` off the grid. Once the offset is
-    learned the master is held out (the balance then learns next to nothing) until the model
-    of the balance shows which interval its readings follow. With −664 s and 154 s nothing is
-    fed one interval off, and by day 14 the meters are where a 2-day gap of the master's
-    readings leaves them. With +785 s the master first snaps one interval late, unseen: that
-    day is fed as it comes (and its misfit stays; not asserted here)."""
+    """From day 2 the master stamps its readings ``skew_s`` off the grid. From the block its
+    offset is learned at the close of, the master is held out (the balance then learns next to
+    nothing) until the model of the balance shows which interval its readings follow. Nothing
+    is fed one interval off, not even with +785 s, where the readings snap to the wrong
+    boundary before any offset is known; by day 14 the meters are where a 2-day gap of the
+    master's readings leaves them."""
     spec = AreaSpec(n_meters=40, days=14, oot_fraction=0.0, missing_rate=0.0)
     area = generate_area(np.random.default_rng(5), spec)
     registry = AreaRegistry(master="M", default_mpe_pct=2.0)
@@ -360,6 +363,5 @@ def test_a_skewed_master_is_held_out_and_placed_by_the_model(skew_s: int, moved:
     (event,) = events
     assert event["subject"] == "M" and event["data"]["offset_s"] == skew_s
     assert event["data"]["moved_intervals"] == moved
-    if skew_s != 785:
-        ours, gap = moved_from(skewed), moved_from(run(gap_days=2)[1])
-        assert np.median(ours) <= np.median(gap) and ours.max() <= gap.max()
+    ours, gap = moved_from(skewed), moved_from(run(gap_days=2)[1])
+    assert np.median(ours) <= np.median(gap) and ours.max() <= gap.max()
