@@ -205,14 +205,10 @@ class AreaEstimation:
         held = np.zeros(len(skewed))  # blocks held out so far, plus one; 0: in the balance
         for i, j in enumerate(skewed):
             meter = ids[j] if j >= 0 else master
-            known = self._alignment.get(meter)
-            if known is None or known[0] != offsets[meter]:  # learned after the block's close
-                known = [offsets[meter], 0.0] + [0.0] * EVIDENCE
-                held[i] = 1.0  # held from the next block
-            elif known[1]:
-                held[i] = known[1] + 1.0  # it was held out of this one
+            known = self._alignment[meter]  # enrolled by _held_out before the block was fed
+            held[i] = known[1] + 1.0 if known[1] else 0.0
             evidence[i] += keep * np.asarray(known[2:])
-            self._alignment[meter] = [offsets[meter], held[i], *evidence[i].tolist()]
+            self._alignment[meter] = [known[0], held[i], *evidence[i].tolist()]
         moves, decided = shift_decision(evidence, held > 0, cfg)
         timed_out = (held - 1 >= cfg.max_held_blocks) & ~decided
         events = []
