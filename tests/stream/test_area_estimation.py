@@ -49,6 +49,41 @@ def _daily_frames(area: object, days: int) -> list[ReadingFrame]:
     return frames
 
 
+def _run_with_clock(
+    area: object, meter: str, skew: int = 0, gap_days: int = 0
+) -> tuple[dict, dict, list]:  # type: ignore[type-arg]
+    """14 days of :func:`_daily_frames` through the stream, ``meter``'s stamps from day 2 on
+    moved by ``skew`` s and its readings of the ``gap_days`` days from day 2 left out: the
+    state, the last estimates by meter, and the ``clock_offset`` events."""
+    since = DAY0 + 2 * 86_400
+    registry = AreaRegistry(master="M", default_mpe_pct=2.0)
+    state, estimates, events = None, [], []
+    for frame in _daily_frames(area, 14):
+        mine = frame.meter == meter
+        frame.ts[mine & (frame.ts >= since)] += skew
+        keep = ~(mine & (frame.ts >= since) & (frame.ts < since + gap_days * 86_400))
+        frame = ReadingFrame(
+            frame.utility, frame.area, frame.meter[keep], frame.ts[keep],
+            frame.import_wh[keep], frame.export_wh[keep], frame.voltage_v[keep],
+            frame.current_a[keep],
+        )  # fmt: skip
+        result = estimation_step(frame, state, registry)
+        state, estimates = result.state, result.estimates or estimates
+        events += [e for e in result.events if e["type"].endswith("clock_offset.v1")]
+    return state, {e["meter"]: e for e in estimates}, events  # type: ignore[return-value]
+
+
+def _moved(estimates: dict, clean: dict, meters: list[str]) -> np.ndarray:  # type: ignore[type-arg]
+    """How far each meter's estimate is from the clean run's, in the clean run's u."""
+    return np.array(
+        [
+            abs(estimates[m]["estimate_pct"] - clean[m]["estimate_pct"])
+            / clean[m]["uncertainty_pct"]
+            for m in meters
+        ]
+    )
+
+
 @pytest.fixture(scope="module")
 def area() -> object:
     spec = AreaSpec(n_meters=40, days=6, oot_fraction=0.1, missing_rate=0.0)
@@ -247,51 +282,21 @@ def test_a_skewed_clock_is_put_on_the_right_interval_by_the_balance(
     area = generate_area(np.random.default_rng(5), spec)
     i = int(np.argmax(area.true_load_wh.mean(axis=0)))
     meter = area.meter_ids[i]
-    registry = AreaRegistry(master="M", default_mpe_pct=2.0)
-    two = DAY0 + 2 * 86_400
-
-    def run(skew: int = 0, gap_days: int = 0) -> tuple[dict, dict]:  # type: ignore[type-arg]
-        state, estimates, events = None, [], []
-        for frame in _daily_frames(area, 14):
-            mine = frame.meter == meter
-            frame.ts[mine & (frame.ts >= two)] += skew
-            keep = ~(mine & (frame.ts >= two) & (frame.ts < two + gap_days * 86_400))
-            frame = ReadingFrame(
-                frame.utility, frame.area, frame.meter[keep], frame.ts[keep],
-                frame.import_wh[keep], frame.export_wh[keep], frame.voltage_v[keep],
-                frame.current_a[keep],
-            )  # fmt: skip
-            result = estimation_step(frame, state, registry)
-            state, estimates = result.state, result.estimates or estimates
-            events += [e for e in result.events if e["type"].endswith("clock_offset.v1")]
-        return state | {"clock_events": events}, {e["meter"]: e for e in estimates}  # type: ignore[return-value]
-
-    def neighbours_moved(estimates: dict) -> np.ndarray:  # type: ignore[type-arg]
-        return np.array(
-            [
-                abs(estimates[m]["estimate_pct"] - clean[m]["estimate_pct"])
-                / clean[m]["uncertainty_pct"]
-                for m in area.meter_ids
-                if m != meter
-            ]
-        )
-
-    _, clean = run()
-    _, gap = run(gap_days=2)
-    state, skewed = run(skew=skew_s)
+    _, clean, none = _run_with_clock(area, meter)
+    _, gap, _ = _run_with_clock(area, meter, gap_days=2)
+    state, skewed, events = _run_with_clock(area, meter, skew=skew_s)
     offset, held = state["alignment"][meter][:2]
     assert (offset, held) == (skew_s, 0.0)
     nearest = skew_s - 900 * round(skew_s / 900)
     assert offset - nearest == -900 * moved
-    (event,) = state["clock_events"]
+    (event,) = events
     assert (event["subject"], event["data"]["offset_s"]) == (meter, skew_s)
     assert event["data"]["moved_intervals"] == moved
-    assert run()[0]["clock_events"] == []
-    ours, theirs = neighbours_moved(skewed), neighbours_moved(gap)
+    assert none == []
+    others = [m for m in area.meter_ids if m != meter]
+    ours, theirs = _moved(skewed, clean, others), _moved(gap, clean, others)
     assert np.median(ours) <= np.median(theirs) and ours.max() <= theirs.max()
-    own = [
-        abs(run_[meter]["estimate_pct"] - clean[meter]["estimate_pct"]) for run_ in (skewed, gap)
-    ]
+    own = [abs(r[meter]["estimate_pct"] - clean[meter]["estimate_pct"]) for r in (skewed, gap)]
     assert own[0] <= own[1]
 
 
@@ -330,38 +335,12 @@ def test_a_skewed_master_is_held_out_and_placed_by_the_model(skew_s: int, moved:
     master's readings leaves them."""
     spec = AreaSpec(n_meters=40, days=14, oot_fraction=0.0, missing_rate=0.0)
     area = generate_area(np.random.default_rng(5), spec)
-    registry = AreaRegistry(master="M", default_mpe_pct=2.0)
-    two = DAY0 + 2 * 86_400
-
-    def run(skew: int = 0, gap_days: int = 0) -> tuple[list, dict]:  # type: ignore[type-arg]
-        state, estimates, events = None, [], []
-        for frame in _daily_frames(area, 14):
-            mine = frame.meter == "M"
-            frame.ts[mine & (frame.ts >= two)] += skew
-            keep = ~(mine & (frame.ts >= two) & (frame.ts < two + gap_days * 86_400))
-            frame = ReadingFrame(
-                frame.utility, frame.area, frame.meter[keep], frame.ts[keep],
-                frame.import_wh[keep], frame.export_wh[keep], frame.voltage_v[keep],
-                frame.current_a[keep],
-            )  # fmt: skip
-            result = estimation_step(frame, state, registry)
-            state, estimates = result.state, result.estimates or estimates
-            events += [e for e in result.events if e["type"].endswith("clock_offset.v1")]
-        return events, {e["meter"]: e for e in estimates}
-
-    def moved_from(estimates: dict) -> np.ndarray:  # type: ignore[type-arg]
-        return np.array(
-            [
-                abs(estimates[m]["estimate_pct"] - clean[m]["estimate_pct"])
-                / clean[m]["uncertainty_pct"]
-                for m in area.meter_ids
-            ]
-        )
-
-    _, clean = run()
-    events, skewed = run(skew=skew_s)
+    _, clean, _ = _run_with_clock(area, "M")
+    _, skewed, events = _run_with_clock(area, "M", skew=skew_s)
     (event,) = events
     assert event["subject"] == "M" and event["data"]["offset_s"] == skew_s
     assert event["data"]["moved_intervals"] == moved
-    ours, gap = moved_from(skewed), moved_from(run(gap_days=2)[1])
+    meters = list(area.meter_ids)
+    ours = _moved(skewed, clean, meters)
+    gap = _moved(_run_with_clock(area, "M", gap_days=2)[1], clean, meters)
     assert np.median(ours) <= np.median(gap) and ours.max() <= gap.max()
