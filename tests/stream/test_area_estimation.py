@@ -9,7 +9,7 @@ from detectors.conformity import decide
 from detectors.energy_balance import AreaErrorEstimator
 from meterwatch.domain import ReadingFrame
 from simulators.synthetic import AreaSpec, generate_area
-from stream.area_estimation import AreaRegistry, EstimationConfig, estimation_step
+from stream.area_estimation import AreaEstimation, AreaRegistry, EstimationConfig, estimation_step
 
 DAY0 = 1_790_812_800  # 2026-10-01T00:00:00Z
 
@@ -344,3 +344,32 @@ def test_a_skewed_master_is_held_out_and_placed_by_the_model(skew_s: int, moved:
     ours = _moved(skewed, clean, meters)
     gap = _moved(_run_with_clock(area, "M", gap_days=2)[1], clean, meters)
     assert np.median(ours) <= np.median(gap) and ours.max() <= gap.max()
+
+
+def test_a_disturbed_balance_restarts_every_confirmation() -> None:
+    """The area of ``test_only_days_the_meter_reported_confirm_an_order`` (2-day
+    confirmation: m09 and m19 ordered at the end of day 2, m23 of day 4; days from 0). A
+    disturbance of the balance (a stuck register, reverse energy, a balance break, a tamper
+    suspect) at 01:00 on day 2 makes day 2 count for nobody and restarts every streak: m09
+    follows at the end of day 4, m19, straddling its limit since, is not confirmed by day 7,
+    m23 as before. One on day 4 leaves the day-2 orders alone and delays m23's to day 6."""
+    spec = AreaSpec(n_meters=30, days=8, oot_fraction=0.3, missing_rate=0.0)
+    area = generate_area(np.random.default_rng(2), spec)
+    registry = AreaRegistry(master="M", default_mpe_pct=2.0)
+
+    def orders(disturbed_day: int | None) -> dict[str, str]:
+        live = AreaEstimation(registry, EstimationConfig(confirm_days=2))
+        found = {}
+        for day, frame in enumerate(_daily_frames(area, 8)):
+            if day == disturbed_day:
+                live.note_disturbances([DAY0 + day * 86_400 + 3_600])
+            found |= {
+                e["subject"]: e["time"][:10]
+                for e in live.update(frame).events
+                if e["type"].endswith("out_of_tolerance.v1")
+            }
+        return found
+
+    assert orders(None) == {"m09": "2026-10-04", "m19": "2026-10-04", "m23": "2026-10-06"}
+    assert orders(2) == {"m09": "2026-10-06", "m23": "2026-10-06"}
+    assert orders(4) == {"m09": "2026-10-04", "m19": "2026-10-04", "m23": "2026-10-08"}
