@@ -239,7 +239,8 @@ def oracle_lines(
     if confirmed is not None:
         flagged, healthy, covered, share = counts(confirmed[0])
         lines.append(
-            f"oracle orders         {flagged} meters ({healthy} healthy) under the stream's rule "
-            f"({confirmed[1]} consecutive days out of tolerance); orders cover {covered} ({share})"
+            f"oracle orders         {flagged} meters ({healthy} healthy) after {confirmed[1]} "
+            "consecutive days out of tolerance (the stream's confirmation, without its "
+            f"quiet-balance condition); orders cover {covered} ({share})"
         )
     return lines
