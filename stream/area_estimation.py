@@ -296,6 +296,7 @@ class AreaEstimation:
         tampered = self._tamper.update(ids, end_ts, columns)
         for meter, _ in tampered:  # like a balance break: an inspection before any order
             self._held.setdefault(meter, end_ts)
+            # dated in this block, whose orders are decided already: it quiets the days after
             self._disturbed.append(end_ts - 1)
         return [
             self._meter_event(frame, kind, detector, meter, end_ts, evidence)

@@ -154,6 +154,7 @@ class IntervalAssembler:
         (or anchors a meter not read yet)."""
         if meter not in self._col or not intervals:
             return
+        assert self._block_start is not None  # a meter has a column once a block is open
         j, cfg = self._col[meter], self._config
         self._offset[j] -= intervals * cfg.interval_s
         row = self._regs[j].copy()
@@ -166,7 +167,6 @@ class IntervalAssembler:
             moved[: size + intervals] = row[-intervals:]
             out, first_boundary = row[:-intervals], intervals + 1
         self._regs[j] = moved
-        assert self._block_start is not None
         boundaries = self._block_start + first_boundary + np.arange(len(out))
         kept = ~np.isnan(out)
         if intervals > 0:  # into the next block: held with a stamp that places them there
