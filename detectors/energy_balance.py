@@ -107,6 +107,7 @@ are reported relative to that median (whose uncertainty replaces the master's Ty
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from itertools import pairwise
 from typing import Any
@@ -610,6 +611,17 @@ class AreaErrorEstimator:
         self._delete(i)
         self._insert(i, meter_id)
         self._refresh()
+
+    def write_off(self, meter_ids: Iterable[str], master: bool = False) -> None:
+        """Forget the open spans of these meters' registers (and the master's): their next
+        value is that row's own increment, not the energy since their last read, and until
+        then their cells are guessed like a new meter's. For readings that measure nothing (a
+        stuck register): the register difference that closes such a span is not the span's
+        energy, and subtracting the span's guess from it would put days of energy into one
+        row."""
+        cols = [self._index(m) + 1 for m in meter_ids] + ([0] if master else [])
+        self._debt[:, cols] = 0.0
+        self._states[cols] = NEW
 
     def _index(self, meter_id: str) -> int:
         try:

@@ -38,6 +38,9 @@ a legal-limit decision (:func:`~detectors.conformity.decide`), and events are em
   within the horizon (with the forecast crossing date), and a lasting drop in consumption
   that stands out from the area's peers.
 
+A meter whose registers stand still for 6 h (``still_intervals``) is left out of the balance
+from its last movement until it moves again, as if unread: a stuck register measures nothing.
+
 Every event carries its evidence (estimate, uncertainty, MPE, rule, k, window, detector
 version), and its id is a hash of that evidence, so replaying a partition re-emits the same
 ids. All state is plain data (``snapshot`` of each part), kept by the Faust table.
@@ -106,6 +109,10 @@ class EstimationConfig:
     confirm_days: int = 10  # consecutive out_of_tolerance days before an order
     settle_days: int = 14  # days after a disturbance of the balance that count for no one
     # (the estimator's noise_window_days: the disturbance's misfit sits in the noise level)
+    # registers still for this many read intervals (6 h): the meter is left out of the balance
+    # until they move (on the demo fleet no meter without a stuck register or a bypass stood
+    # still for 1 h)
+    still_intervals: int = 24
     assembler: AssemblerConfig = field(default_factory=AssemblerConfig)
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
@@ -140,6 +147,7 @@ class AreaEstimation:
         # skewed meters: [learned offset, blocks held out + 1 (0: in the balance), evidence of
         # detectors.alignment]
         self._alignment: dict[str, list[float]] = {}
+        self._still: set[str] = set()  # registers standing still: left out until they move
 
     def update(self, frame: ReadingFrame) -> EstimationResult:
         """Add one frame; the estimates, events and residuals of the blocks it closed."""
@@ -149,10 +157,12 @@ class AreaEstimation:
         events: list[dict[str, Any]] = []
         residuals: list[tuple[int, np.ndarray]] = []
         for block in map(self.registry.energy_block, self._imports.ready, self._exports.ready):
-            fed = self._held_out(block)
+            fed, still = self._held_out(block)
             self._estimator = _update_estimator(self._estimator, fed, self.config)
             if self._estimator is None:
                 continue
+            master = self.registry.master
+            self._estimator.write_off([m for m in still if m != master], master=master in still)
             columns = _columns_of(fed, self._estimator.meter_ids)
             reported = ~np.isnan(columns).all(axis=0)
             end_ts = block.start_ts + len(block.master_wh) * self.config.assembler.interval_s
@@ -179,24 +189,43 @@ class AreaEstimation:
         fall on, or the next one closed, restart every meter's confirmation."""
         self._disturbed += [int(t) for t in times]
 
-    def _held_out(self, block: IntervalBlock) -> IntervalBlock:
-        """The block with the meters whose alignment is not settled yet left unread (the
-        master too: the balance then learns next to nothing until it is). An offset learned
-        at this block's close already counts: within the snap tolerance of the wrong
-        boundary (785 s fast), its readings were placed one interval off in this block."""
+    def _held_out(self, block: IntervalBlock) -> tuple[IntervalBlock, list[str]]:
+        """The block as the balance takes it, and the meters whose registers it finds standing
+        still (the estimator writes their open spans off once the block is in).
+
+        - A meter whose alignment is not settled yet is left unread (the master too: the
+          balance then learns next to nothing until it is). An offset learned at this block's
+          close already counts: within the snap tolerance of the wrong boundary (785 s fast),
+          its readings were placed one interval off in this block.
+        - A meter whose registers stood still for ``still_intervals`` read intervals or more
+          up to the block's end is left unread from its last movement on, and in the blocks
+          after, up to its next movement. A stuck register is no measurement: fed as zeros, it
+          put the meter's whole consumption into its neighbours' misfit for the rest of the
+          run (on the demo fleet its area's u tripled). Left out only once the quality rule
+          reports it (two still days), those two days of zeros stayed in the estimates.
+        """
         for meter, offset in self._imports.clock_offsets_s.items():
             known = self._alignment.get(meter)
             if known is None or known[0] != offset:
                 self._alignment[meter] = [offset, 1.0] + [0.0] * EVIDENCE
-        held = [m for m, v in self._alignment.items() if v[1]]
-        if not held:
-            return block
-        meters = block.meters_wh.copy()
-        meters[:, np.isin(block.meter_ids, held)] = np.nan
-        master = block.master_wh
-        if self.registry.master in held:
-            master = np.full_like(master, np.nan)
-        return replace(block, meters_wh=meters, master_wh=master)
+        held = {m for m, v in self._alignment.items() if v[1]}
+        columns = np.column_stack([block.master_wh, block.meters_wh])
+        ids = (self.registry.master, *block.meter_ids)
+        columns[:, np.isin(ids, list(held))] = np.nan
+        moved = np.nan_to_num(columns) != 0.0
+        rows = np.arange(len(columns))[:, None]
+        for j in (j for j, m in enumerate(ids) if m in self._still):  # out up to its next movement
+            first = np.flatnonzero(moved[:, j])
+            columns[: first[0] + 1 if first.size else None, j] = np.nan
+            if first.size:
+                self._still.discard(ids[j])
+        last = np.where(moved.any(axis=0), len(columns) - 1 - moved[::-1].argmax(axis=0), -1)
+        tail = rows > last
+        still = np.count_nonzero(tail & (columns == 0.0), axis=0) >= self.config.still_intervals
+        columns[tail & still] = np.nan
+        found = [ids[j] for j in np.flatnonzero(still)]
+        self._still.update(found)
+        return replace(block, master_wh=columns[:, 0], meters_wh=columns[:, 1:]), found
 
     def _align(
         self, frame: ReadingFrame, columns: np.ndarray, master_wh: np.ndarray, end_ts: int
@@ -345,6 +374,7 @@ class AreaEstimation:
             "tamper": self._tamper.snapshot(),
             "alignment": dict(self._alignment),
             "disturbed": list(self._disturbed),
+            "still": sorted(self._still),
         }
 
     @classmethod
@@ -361,6 +391,7 @@ class AreaEstimation:
         obj._held = dict(state.get("held", {}))
         obj._alignment = {m: list(v) for m, v in state.get("alignment", {}).items()}
         obj._disturbed = [int(t) for t in state.get("disturbed", [])]
+        obj._still = set(state.get("still", []))
         if "drift" in state:  # absent in snapshots from before the watches
             obj._drift = DriftWatch.restore(state["drift"], obj.config.watch)
             obj._tamper = TamperWatch.restore(state["tamper"], obj.config.watch)
