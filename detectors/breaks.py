@@ -26,10 +26,20 @@ predicted the residuals are once the step is taken out (median of their squared 
 that of χ²₁): when the whole block fits badly for another reason (a meter's clock skewed,
 readings misaligned), the candidate's step is no more certain than that misfit allows. At most
 one break per block; a second one shows in the next.
+
+A step of the master's own error is no meter's break. Given the model of the master's readings
+(``common``), that step competes as one more column: it scales the readings from ``τ`` on, so
+the residuals step in proportion to the model. One such column against ``n`` meters' is
+favoured by the prior odds, ``2·ln n`` in ``b²/a``; when it explains the block best, no break
+is found. Without it, a household with a flat profile explained a 1.2 % step of the master a
+hair better (438.1 against 437.9) as a −109 % step of its own θ, and the break dragged its
+neighbours along. On four simulated fleets (seeds 11-14, three with master errors) breaks of
+meters without a fault fell from 81 to 55, and each of the 13 breaks of faulty meters stayed.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +69,7 @@ def find_break(
     min_change: float,
     z: float,
     nuisance: FloatArray | None = None,
+    common: FloatArray | None = None,
     min_rows: int = 16,
     stride: int = 4,
     select_clip: float = 10.0,
@@ -72,12 +83,19 @@ def find_break(
     ``nuisance`` (T, k) are regressors fitted jointly with every step (Frisch–Waugh): the
     level of each long guess in the block (an outage's guessed consumption is off by one
     amount throughout, which a neighbour's flat profile could otherwise pose as a step of).
-    A step must hold for ``min_rows`` rows (one starting later shows in the next block): a
-    few rows that a meter's appliance happens to explain are no break. Steps are tried at
-    every ``stride``-th row (an hour of 15-minute rows), which keeps the scan cheap.
+    ``common`` (T,) is the model of the master's readings, whose step (the master's) is no
+    meter's break. A step must hold for ``min_rows`` rows (one starting later shows in the
+    next block): a few rows that a meter's appliance happens to explain are no break. Steps
+    are tried at every ``stride``-th row (an hour of 15-minute rows), which keeps the scan
+    cheap.
     """
     if increments.size == 0 or not np.isfinite(residuals).all():
         return None
+    meters = increments.shape[1]
+    if common is not None:
+        increments = np.column_stack([increments, common])
+        read = np.column_stack([read, np.ones(len(common), dtype=bool)])
+        theta_var = np.append(theta_var, 0.0)
     t_len, n = increments.shape
     g = np.zeros((t_len, 0)) if nuisance is None else nuisance
     known = np.isfinite(row_var) & (row_var > 0)  # a row without a variance has no weight
@@ -104,7 +122,11 @@ def find_break(
     if not usable.any():
         return None
     score = np.where(usable, b * b / np.where(usable, a, 1.0), -1.0)
+    if common is not None:  # the prior odds of the master against one of the meters
+        score[:, meters] += 2.0 * math.log(max(meters, 1))
     k, j = np.unravel_index(int(np.argmax(score)), score.shape)
+    if j == meters:
+        return None  # the master's step
     row = int(starts[k])
     design = np.column_stack([np.where(np.arange(t_len) >= row, x[:, j], 0.0), g])
     change, info, fitted = _fit(design, w, r)

@@ -87,7 +87,8 @@ taken at the old θ (moved to the master's side), and the block is winsorised ar
 along for weeks. A meter with θ < 0 counts the other way round in the load-loss regressor
 ``S_t``: a reversed meter's consumption still loads the lines. The block's guessed levels
 (above) are fitted jointly with each candidate step, so an outage's guess, off by one amount
-throughout, is not taken for a neighbour's step. The break is reported
+throughout, is not taken for a neighbour's step; nor is a step of the master's own error (the
+whole model scaled) that explains the block as well. The break is reported
 (:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns this off.
 
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
@@ -495,7 +496,7 @@ class AreaErrorEstimator:
         theta_var = self._birge * (self._chol_inv[:, :n] ** 2).sum(axis=0)
         found = find_break(  # only a θ that was known can break: identifiable meters
             phi[:, :n], read & self._ident, filled[:, 0] - pred, var, theta_var,
-            min_change=cfg.break_min_change, z=cfg.break_z, nuisance=levels,
+            min_change=cfg.break_min_change, z=cfg.break_z, nuisance=levels, common=pred,
         )  # fmt: skip
         if found is None:
             return None

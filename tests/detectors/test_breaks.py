@@ -68,3 +68,24 @@ def test_a_guessed_level_is_fitted_with_the_step_and_not_taken_for_one() -> None
         find_break(x, read, residuals, var, theta_var, min_change=0.3, z=8.0, nuisance=level)
         is None
     )
+
+
+def test_a_step_of_the_master_is_no_meters_break() -> None:
+    """From row 24 the master reads 1.5 % low: the residuals step by −1.5 % of the model. A
+    meter with a flat profile explains that as a step of its own θ; given the model, the
+    master's step explains it better and no meter breaks. A meter's own step still does."""
+    x, noise = _day(6)
+    x[:, 5] = 150.0 + np.random.default_rng(7).normal(0.0, 5.0, 96)  # flat, like a fridge shop
+    model = x.sum(axis=1)
+    after = np.arange(96) >= 24
+    residuals = noise - 0.015 * np.where(after, model, 0.0)
+    read, var, theta_var = np.ones_like(x, dtype=bool), np.full(96, 15.0**2), np.full(30, 1e-4)
+    alone = find_break(x, read, residuals, var, theta_var, min_change=0.3, z=8.0)
+    assert alone is not None and (alone.meter, alone.row) == (5, 24)
+    assert round(alone.change, 3) == -0.322
+    assert (
+        find_break(x, read, residuals, var, theta_var, min_change=0.3, z=8.0, common=model) is None
+    )
+    bypass = noise + 0.5 * x[:, 4]  # a meter's own step is still its own
+    own = find_break(x, read, bypass, var, theta_var, min_change=0.3, z=8.0, common=model)
+    assert own is not None and (own.meter, own.row) == (4, 0)
