@@ -213,14 +213,13 @@ class AreaEstimation:
         ids = (self.registry.master, *block.meter_ids)
         columns[:, np.isin(ids, list(held))] = np.nan
         moved = np.nan_to_num(columns) != 0.0
-        rows = np.arange(len(columns))[:, None]
         for j in (j for j, m in enumerate(ids) if m in self._still):  # out up to its next movement
             first = np.flatnonzero(moved[:, j])
             columns[: first[0] + 1 if first.size else None, j] = np.nan
             if first.size:
                 self._still.discard(ids[j])
         last = np.where(moved.any(axis=0), len(columns) - 1 - moved[::-1].argmax(axis=0), -1)
-        tail = rows > last
+        tail = np.arange(len(columns))[:, None] > last  # after each column's last movement
         still = np.count_nonzero(tail & (columns == 0.0), axis=0) >= self.config.still_intervals
         columns[tail & still] = np.nan
         found = [ids[j] for j in np.flatnonzero(still)]

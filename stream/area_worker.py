@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from meterwatch.domain import ReadingFrame
 from meterwatch.errors import DetectorError
+from meterwatch.scoring import epoch_s
 from stream import metrics
 from stream.area_estimation import DISTURBANCES, AreaEstimation, EstimationConfig
 from stream.area_quality import QualityWatch
@@ -61,7 +61,7 @@ class AreaWorker:
         if self._estimation is None:
             return AreaOutput({}, events, [])
         self._estimation.note_disturbances(
-            [_epoch_s(e["time"]) for e in events if e["type"].split(".")[2] in DISTURBANCES]
+            [epoch_s(e["time"]) for e in events if e["type"].split(".")[2] in DISTURBANCES]
         )
         result = self._estimation.update(frame)
         return AreaOutput({}, events + result.events, result.estimates, result.residuals)
@@ -71,11 +71,6 @@ class AreaWorker:
         if self._estimation is not None:
             state["estimation"] = self._estimation.snapshot()
         return state
-
-
-def _epoch_s(time: str) -> int:
-    """An event's ``time`` (RFC 3339, UTC) as epoch seconds."""
-    return int(datetime.fromisoformat(time.replace("Z", "+00:00")).timestamp())
 
 
 def assess_frame(

@@ -61,12 +61,7 @@ def _run_with_clock(
     for frame in _daily_frames(area, 14):
         mine = frame.meter == meter
         frame.ts[mine & (frame.ts >= since)] += skew
-        keep = ~(mine & (frame.ts >= since) & (frame.ts < since + gap_days * 86_400))
-        frame = ReadingFrame(
-            frame.utility, frame.area, frame.meter[keep], frame.ts[keep],
-            frame.import_wh[keep], frame.export_wh[keep], frame.voltage_v[keep],
-            frame.current_a[keep],
-        )  # fmt: skip
+        frame = frame.select(~(mine & (frame.ts >= since) & (frame.ts < since + gap_days * 86_400)))
         result = estimation_step(frame, state, registry)
         state, estimates = result.state, result.estimates or estimates
         events += [e for e in result.events if e["type"].endswith("clock_offset.v1")]
@@ -401,11 +396,7 @@ def _run_with_stuck(
         after, regs = (frame.meter == meter) & (frame.ts > since), frame.import_wh
         stuck = after & (frame.ts <= until)
         if gap:
-            frame = ReadingFrame(
-                frame.utility, frame.area, frame.meter[~stuck], frame.ts[~stuck],
-                regs[~stuck], frame.export_wh[~stuck], frame.voltage_v[~stuck],
-                frame.current_a[~stuck],
-            )  # fmt: skip
+            frame = frame.select(~stuck)
         else:
             regs[stuck] = stood
             regs[after & (frame.ts > until)] -= lost
