@@ -37,10 +37,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from detectors.conformity import DEFAULT_K, Decision
+from detectors.conformity import DEFAULT_K
 from detectors.oracle import DayEffect, OracleDecisions, oracle_decisions, register_level_var
 from meterwatch.errors import DetectorError
 from meterwatch.scoring import FaultRecord, Truth
+from stream.area_estimation import confirmation_streak
 from stream.intervals import AssemblerConfig, IntervalBlock
 
 FloatArray = npt.NDArray[np.float64]
@@ -59,15 +60,18 @@ class AreaOracle:
         return self._meters(self.result.out_of_tolerance(day))
 
     def confirmed(self, days: int) -> frozenset[str]:
-        """Meters the oracle decides ``out_of_tolerance`` on ``days`` consecutive days at some
-        point: the orders it would give under the stream's confirmation rule."""
-        out = self.result.decisions == Decision.OUT_OF_TOLERANCE.value
-        streak = np.zeros(out.shape[1], dtype=np.int64)
-        longest = streak.copy()
-        for today in out:
-            streak = np.where(today, streak + 1, 0)
-            longest = np.maximum(longest, streak)
-        return self._meters(longest >= days)
+        """Meters the oracle decides ``out_of_tolerance`` on ``days`` days at some point, with
+        no ``conforming`` day between them: the orders it would give under the stream's
+        confirmation rule (:func:`stream.area_estimation.confirmation_streak`; every day counts,
+        nothing is held)."""
+        longest = []
+        for column in self.result.decisions.T.tolist():
+            streak = best = 0
+            for decision in column:
+                streak = confirmation_streak(decision, streak, True, held=False)
+                best = max(best, streak)
+            longest.append(best >= days)
+        return self._meters(np.array(longest, dtype=bool))
 
     def _meters(self, flags: npt.NDArray[np.bool_]) -> frozenset[str]:
         return frozenset(m for m, flag in zip(self.meter_ids, flags.tolist(), strict=True) if flag)

@@ -240,7 +240,7 @@ def oracle_lines(
         flagged, healthy, covered, share = counts(confirmed[0])
         lines.append(
             f"oracle orders         {flagged} meters ({healthy} healthy) after {confirmed[1]} "
-            "consecutive days out of tolerance (the stream's confirmation, without its "
-            f"quiet-balance condition); orders cover {covered} ({share})"
+            "days out of tolerance, none conforming between (the stream's confirmation, "
+            f"without its quiet-balance condition); orders cover {covered} ({share})"
         )
     return lines

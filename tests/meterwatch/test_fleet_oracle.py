@@ -140,14 +140,18 @@ def test_relative_drift_follows_the_truths_daily_errors() -> None:
     np.testing.assert_allclose(got[:, 2], 1.0)  # not in the truth
 
 
-def test_confirmed_needs_that_many_consecutive_days_out(area) -> None:  # type: ignore[no-untyped-def]
+def test_confirmed_needs_that_many_days_out_none_conforming(area) -> None:  # type: ignore[no-untyped-def]
     out, ok, unsure = "out_of_tolerance", "conforming", "inconclusive"
-    decisions = np.array([[out, out, unsure], [out, ok, out], [out, out, out], [ok, out, out]])
+    decisions = np.array(
+        [[out, out, unsure, out], [out, ok, out, unsure], [out, out, out, out], [ok, out, out, out]]
+    )
     oracle = AreaOracle(
-        meter_ids=("a", "b", "c"),
+        meter_ids=("a", "b", "c", "d"),
         first_end_ts=T0,
         result=OracleDecisions(decisions=decisions, estimates=None),  # type: ignore[arg-type]
     )
-    assert oracle.confirmed(3) == {"a", "c"}  # a: days 1-3, c: days 2-4; b never 3 in a row
+    # a: days 1-3; c: days 2-4; d: days 1, 3, 4 (its inconclusive day 2 ends nothing);
+    # b: a conforming day 2 between its out days
+    assert oracle.confirmed(3) == {"a", "c", "d"}
     assert oracle.confirmed(4) == frozenset()
-    assert oracle.out_of_tolerance() == {"b", "c"}
+    assert oracle.out_of_tolerance() == {"b", "c", "d"}

@@ -53,7 +53,7 @@ def test_oracle_coverage_counts_its_healthy_flags(tmp_path: Path) -> None:
     ]
     confirmed = oracle_lines(truth, {"a": 0}, {"a", "b"}, "test oracle", confirmed=({"b"}, 10))
     assert confirmed[-1] == (
-        "oracle orders         1 meters (1 healthy) after 10 consecutive days out of "
-        "tolerance (the stream's confirmation, without its quiet-balance condition); "
+        "oracle orders         1 meters (1 healthy) after 10 days out of tolerance, none "
+        "conforming between (the stream's confirmation, without its quiet-balance condition); "
         "orders cover 0 (0.0 %)"
     )

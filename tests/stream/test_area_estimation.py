@@ -9,7 +9,13 @@ from detectors.conformity import decide
 from detectors.energy_balance import AreaErrorEstimator
 from meterwatch.domain import ReadingFrame
 from simulators.synthetic import AreaSpec, generate_area
-from stream.area_estimation import AreaEstimation, AreaRegistry, EstimationConfig, estimation_step
+from stream.area_estimation import (
+    AreaEstimation,
+    AreaRegistry,
+    EstimationConfig,
+    confirmation_streak,
+    estimation_step,
+)
 
 DAY0 = 1_790_812_800  # 2026-10-01T00:00:00Z
 
@@ -199,6 +205,25 @@ def test_only_days_the_meter_reported_confirm_an_order() -> None:
     # on day 8 and m06 (−3.8 %) −5.3 ± 1.5 %, both inconclusive; before the load-loss columns'
     # noise was corrected, a common shift of about −1.5 % had put both over the line.
     assert got == {"m19": "2026-10-04T00:00:00Z"}
+
+
+def test_only_a_conforming_day_or_a_hold_ends_a_confirmation() -> None:
+    """Days coded o (out, counts), x (out, does not count: the meter was silent or the
+    balance disturbed), i (inconclusive), c (conforming): out days that count add one, x and
+    i leave the streak standing, a conforming day or a hold ends it."""
+
+    def run(days: str, held_on: int = -1) -> list[int]:
+        names = {"o": "out_of_tolerance", "x": "out_of_tolerance", "i": "inconclusive",
+                 "c": "conforming"}  # fmt: skip
+        streak, seen = 0, []
+        for day, code in enumerate(days):
+            streak = confirmation_streak(names[code], streak, code == "o", held=day == held_on)
+            seen.append(streak)
+        return seen
+
+    assert run("ooxioo") == [1, 2, 2, 2, 3, 4]
+    assert run("oociio") == [1, 2, 0, 0, 0, 1]
+    assert run("ooooo", held_on=2) == [1, 2, 0, 1, 2]
 
 
 def test_a_reversed_meter_gives_one_balance_break_and_no_order() -> None:
