@@ -504,9 +504,10 @@ def _decide(
         decision = str(decisions[i])
         streak = confirmation_streak(decision, streaks.get(meter, 0), bool(reported[i]),
                                      held=meter in held)  # fmt: skip
-        streaks.pop(meter, None)
         if streak:
             streaks[meter] = streak
+        else:
+            streaks.pop(meter, None)
         if decision == Decision.CONFORMING:
             episodes.pop(meter, None)
             held.pop(meter, None)
