@@ -87,7 +87,9 @@ NOTES = (
     "component variants with narrower u moved by one or two false replacements (true white "
     "level 3 -> 4, floor 5e-4 2 -> 3, the same with the day's effect left out 3 -> 4, true "
     "white with infinite memory 8 -> 7, no per-day effect without weather 3 -> 5) and by up "
-    "to 0.004 of MAE ratio.",
+    "to 0.004 of MAE ratio. Only steps an installation can take are breaks since 2026-11-27 "
+    "19:00 (`plausible_step`); that can only remove breaks, the main setup finds none, so its "
+    "lines stand; the component variants were not rerun for it.",
     "- Estimator defaults: 90-day memory, prior sd 10 % on θ, k = 3.72 (specific risk 1e-4 "
     "per decision, see `detectors/conformity.py`). The white-noise level is estimated online "
     "(`detectors/noise_level.py`): a median-based fit to a-priori residuals summed over 2-hour "

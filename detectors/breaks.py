@@ -35,6 +35,19 @@ is found. Without it, a household with a flat profile explained a 1.2 % step of 
 hair better (438.1 against 437.9) as a −109 % step of its own θ, and the break dragged its
 neighbours along. On four simulated fleets (seeds 11-14, three with master errors) breaks of
 meters without a fault fell from 81 to 55, and each of the 13 breaks of faulty meters stayed.
+
+Given each meter's current ``θ`` (``theta``), only a step an installation can take is a break
+(:func:`plausible_step`): θ up (the meter sees less of what passes through it: a bypass), its
+sign flipped (wiring), or back towards 1 (a bypass ending). A healthy meter that suddenly
+registers a third more than passes through it has no such cause, yet 18 of the 68 false
+breaks (as reported, one per episode) on simulated fleets were that, a −0.3 … −0.9 step from
+θ ≈ 1: some other misfit had found a look-alike profile. On the demo's fleet and seeds 11-14
+(8 areas x 100 meters x 60 days) the breaks of meters that were not bypassed, reversed or
+stuck fell from 68 to 45; all 13 breaks of those that were stayed. The size of a flip is
+not checked: requiring a factor of two or less vetoed, in a unit area (40 households, the
+largest held out while its skewed clock was placed), a −1.4 step of a neighbour that had been
+taking up the misfit of the held-out meter's guessed days, and the other neighbours' median
+shift grew from 1.4 to 4.1 standard uncertainties.
 """
 
 from __future__ import annotations
@@ -70,6 +83,7 @@ def find_break(
     z: float,
     nuisance: FloatArray | None = None,
     common: FloatArray | None = None,
+    theta: FloatArray | None = None,
     min_rows: int = 16,
     stride: int = 4,
     select_clip: float = 10.0,
@@ -140,9 +154,22 @@ def find_break(
     # what the step leaves unexplained, against its predicted variance (Type A, never < 1)
     spread = max(1.0, float(np.median(rest**2 / row_var)) / _CHI2_1_MEDIAN)
     z_j = abs(change) / float(np.sqrt(spread / info + theta_var[j]))
-    if abs(change) >= min_change and z_j >= z:
-        return Break(int(j), row, change, z_j)
-    return None
+    if abs(change) < min_change or z_j < z:
+        return None
+    if theta is not None and not plausible_step(float(theta[j]), change, min_change):
+        return None
+    return Break(int(j), row, change, z_j)
+
+
+def plausible_step(theta: float, change: float, min_change: float) -> bool:
+    """Whether ``θ → θ + change`` is a step an installation can take: the meter sees less of
+    what passes through it (a bypass starting: θ up by ``min_change`` or more), its wiring is
+    reversed or put right (the sign flips), or it comes back towards 1 from such a fault (a
+    bypass ending). A meter near θ = 1 that suddenly registers a third more than passes
+    through it has no cause among these; such a candidate is left to the misfit."""
+    new = theta + change
+    back = abs(new - 1.0) <= abs(theta - 1.0) - min_change
+    return change >= min_change or new * theta < 0 or back
 
 
 def _fit(design: FloatArray, w: FloatArray, y: FloatArray) -> tuple[float, float, FloatArray]:

@@ -88,8 +88,9 @@ along for weeks. A meter with θ < 0 counts the other way round in the load-loss
 ``S_t``: a reversed meter's consumption still loads the lines. The block's guessed levels
 (above) are fitted jointly with each candidate step, so an outage's guess, off by one amount
 throughout, is not taken for a neighbour's step; nor is a step of the master's own error (the
-whole model scaled) that explains the block as well. The break is reported
-(:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns this off.
+whole model scaled) that explains the block as well. Only a step an installation can take counts
+(:func:`detectors.breaks.plausible_step`: θ up, its sign flipped, or back towards 1). The
+break is reported (:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns this off.
 
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
 Birge ratio (whitened residual variance per effective interval) and ``r`` the one-step-ahead
@@ -497,6 +498,7 @@ class AreaErrorEstimator:
         found = find_break(  # only a θ that was known can break: identifiable meters
             phi[:, :n], read & self._ident, filled[:, 0] - pred, var, theta_var,
             min_change=cfg.break_min_change, z=cfg.break_z, nuisance=levels, common=pred,
+            theta=self._x[:n],
         )  # fmt: skip
         if found is None:
             return None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.breaks import find_break
+from detectors.breaks import find_break, plausible_step
 
 
 def _day(seed: int, n: int = 30, t: int = 96) -> tuple[np.ndarray, np.ndarray]:
@@ -89,3 +89,34 @@ def test_a_step_of_the_master_is_no_meters_break() -> None:
     bypass = noise + 0.5 * x[:, 4]  # a meter's own step is still its own
     own = find_break(x, read, bypass, var, theta_var, min_change=0.3, z=8.0, common=model)
     assert own is not None and (own.meter, own.row) == (4, 0)
+
+
+def test_only_steps_an_installation_can_take_are_breaks() -> None:
+    """From row 40 the balance is short of half of meter 6's increments, as if its θ had
+    dropped from 1 to 0.5 (it registered twice what passed through it): no bypass, reversal or
+    repair does that, so it is no break of a meter near θ = 1. The same residuals are a
+    bypass ending for a meter re-opened at θ = 2 (back towards 1), and a step up of 0.5 from
+    θ = 1 (a bypass starting) is one."""
+    x, noise = _day(8)
+    read, var, theta_var = np.ones_like(x, dtype=bool), np.full(96, 15.0**2), np.full(30, 1e-4)
+    after = np.arange(96) >= 40
+    down = noise - 0.5 * np.where(after, x[:, 6], 0.0)
+    alone = find_break(x, read, down, var, theta_var, min_change=0.3, z=8.0)
+    assert alone is not None and (alone.meter, alone.row) == (6, 40)
+    assert round(alone.change, 3) == -0.49
+    theta = np.ones(30)
+    assert find_break(x, read, down, var, theta_var, min_change=0.3, z=8.0, theta=theta) is None
+    theta[6] = 2.0
+    ending = find_break(x, read, down, var, theta_var, min_change=0.3, z=8.0, theta=theta)
+    assert ending == alone
+    up = noise + 0.5 * np.where(after, x[:, 6], 0.0)
+    starting = find_break(x, read, up, var, theta_var, min_change=0.3, z=8.0, theta=np.ones(30))
+    assert starting is not None and (starting.meter, round(starting.change, 3)) == (6, 0.51)
+
+
+def test_plausible_steps() -> None:
+    assert plausible_step(1.0, 0.45, 0.3)  # a bypass of 31 % starts
+    assert not plausible_step(1.0, -0.45, 0.3)  # the meter counts 1.8x what passes
+    assert plausible_step(1.0, -2.0, 0.3) and plausible_step(-1.0, 2.0, 0.3)  # wiring
+    assert plausible_step(2.4, -1.4, 0.3) and plausible_step(2.4, -1.0, 0.3)  # bypass ends
+    assert not plausible_step(1.2, -0.35, 0.3)  # below 1 from near it: no repair does that
