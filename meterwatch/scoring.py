@@ -211,6 +211,12 @@ def score(truth: Truth, estimates: list[dict[str, Any]], orders: dict[str, int])
     )
 
 
+def _moved(truth: Truth, column: int) -> float:
+    """How far the meter's true error moved during the run (largest minus smallest)."""
+    errors = truth.error_pct[:, column]
+    return float(np.nanmax(errors) - np.nanmin(errors))
+
+
 def oracle_lines(
     truth: Truth,
     orders: dict[str, int],
@@ -231,10 +237,16 @@ def oracle_lines(
         return len(flagged), len(healthy), covered, _pct(covered / len(flagged) if flagged else nan)
 
     flagged, healthy, covered, share = counts(oracle_out)
+    drifting = {
+        m for m in oracle_out if m in col and _moved(truth, col[m]) > truth.mpe_pct[col[m]] / 4
+    }
+    ordered = len(drifting & set(orders))
     lines = [
         f"oracle ({oracle_name}) decides {flagged} meters out of tolerance at the end, "
         f"{healthy} of them healthy",
         f"orders cover          {covered} of them ({share}; target >= 95 %)",
+        f"of them drifting      {len(drifting)} (true error moved by over MPE/4 during the "
+        f"run): orders cover {ordered}; {covered - ordered} of the other {flagged - len(drifting)}",
     ]
     if confirmed is not None:
         flagged, healthy, covered, share = counts(confirmed[0])

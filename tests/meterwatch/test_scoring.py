@@ -46,10 +46,12 @@ def test_orders_are_scored_and_false_orders_carry_their_cause(tmp_path: Path) ->
 
 def test_oracle_coverage_counts_its_healthy_flags(tmp_path: Path) -> None:
     truth = _truth(tmp_path)
-    lines = oracle_lines(truth, {"a": 0}, {"a", "b", "zz"}, "test oracle")
+    lines = oracle_lines(truth, {"a": 0}, {"a", "b", "d", "zz"}, "test oracle")
     assert lines == [
-        "oracle (test oracle) decides 2 meters out of tolerance at the end, 1 of them healthy",
-        "orders cover          1 of them (50.0 %; target >= 95 %)",
+        "oracle (test oracle) decides 3 meters out of tolerance at the end, 1 of them healthy",
+        "orders cover          1 of them (33.3 %; target >= 95 %)",
+        "of them drifting      1 (true error moved by over MPE/4 during the run): orders cover "
+        "0; 1 of the other 2",
     ]
     confirmed = oracle_lines(truth, {"a": 0}, {"a", "b"}, "test oracle", confirmed=({"b"}, 10))
     assert confirmed[-1] == (
