@@ -24,6 +24,7 @@ from meterwatch.errors import DetectorError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 FEATURES: tuple[str, ...] = (
     "log_mean_kwh",
@@ -41,6 +42,36 @@ def _readonly(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     view = a.view()
     view.flags.writeable = False
     return view
+
+
+def log_ratio(after: npt.ArrayLike, before: npt.ArrayLike) -> FloatArray:
+    """log(after / before) of energies (Wh), each raised by one register step so that a level
+    near 0 stays finite (a negative one counts as 0)."""
+    high = np.maximum(np.asarray(before, dtype=np.float64), 0.0) + _EPS_WH
+    return np.asarray(np.log((np.maximum(after, 0.0) + _EPS_WH) / high))
+
+
+def largest_drop(daily_wh: npt.ArrayLike, *, recent_days: int) -> tuple[FloatArray, IntArray]:
+    """Per meter, the most negative log(mean after / mean before) of its daily increments
+    ``(n_meters, n_days)`` over the split days that leave ``recent_days`` on each side, and
+    that split (the first day after it; 0 and -1 where there is none)."""
+    x = np.asarray(daily_wh, dtype=np.float64)
+    n, d = x.shape
+    obs = np.isfinite(x)
+    csum = np.concatenate([np.zeros((n, 1)), np.cumsum(np.where(obs, x, 0.0), axis=1)], axis=1)
+    ccnt = np.concatenate([np.zeros((n, 1)), np.cumsum(obs, axis=1)], axis=1)
+    splits = np.arange(recent_days, d - recent_days + 1)
+    if not splits.size:
+        return np.zeros(n), np.full(n, -1, dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        before = csum[:, splits] / ccnt[:, splits]
+        after = (csum[:, d : d + 1] - csum[:, splits]) / (ccnt[:, d : d + 1] - ccnt[:, splits])
+        ratios = log_ratio(after, before)
+    ratios = np.where(np.isfinite(ratios), ratios, np.inf)
+    best = ratios.argmin(axis=1)
+    drop = ratios[np.arange(n), best]
+    found = np.isfinite(drop)
+    return np.where(found, drop, 0.0), np.where(found, splits[best], -1)
 
 
 def daily_features(daily_wh: npt.ArrayLike, *, recent_days: int = 7) -> FloatArray:
@@ -82,27 +113,11 @@ def daily_features(daily_wh: npt.ArrayLike, *, recent_days: int = 7) -> FloatArr
         def seg_mean(lo: int, hi: int | npt.NDArray[np.int64]) -> FloatArray:
             return np.asarray((csum[:, hi] - csum[:, lo]) / (ccnt[:, hi] - ccnt[:, lo]))
 
-        def log_ratio(after: FloatArray, before: FloatArray) -> FloatArray:
-            return np.asarray(
-                np.log((np.maximum(after, 0) + _EPS_WH) / (np.maximum(before, 0) + _EPS_WH))
-            )
-
         if d > recent_days:
             recent = log_ratio(seg_mean(d - recent_days, d), seg_mean(0, d - recent_days))
         else:
             recent = np.zeros(n)
-        splits = np.arange(recent_days, d - recent_days + 1)
-        if splits.size:
-            before = (csum[:, splits] - csum[:, :1]) / (ccnt[:, splits] - ccnt[:, :1])
-            after = (csum[:, d : d + 1] - csum[:, splits]) / (ccnt[:, d : d + 1] - ccnt[:, splits])
-            ratios = log_ratio(after, before)
-            drop = np.where(
-                np.isfinite(ratios).any(axis=1),
-                np.nanmin(np.where(np.isfinite(ratios), ratios, np.inf), axis=1),
-                0.0,
-            )
-        else:
-            drop = np.zeros(n)
+    drop, _ = largest_drop(x, recent_days=recent_days)
     feats = np.stack(
         [log_mean, cv, zero, negative, 1.0 - cnt / max(d, 1), np.nan_to_num(recent), drop],
         axis=1,

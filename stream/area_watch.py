@@ -16,7 +16,16 @@ keeps its state as plain data.
   against its peers by :class:`~detectors.anomaly.TamperForest` every ``check_every_days``
   (a bypass lasts weeks; a check costs ~20 ms per area). A meter the forest calls an outlier
   *and* whose consumption dropped by at least ``min_drop`` for at least ``tamper.recent_days``
-  (a bypass, a tampered register) starts a *tamper suspected* episode.
+  (a bypass, a tampered register) starts a *tamper suspected* episode, if its base load (the
+  mean of the day's lowest quarter of intervals, median over the days) dropped with it, by
+  at least ``min_base_share`` of that drop in log terms. A bypass takes its share of every
+  interval; a home left empty for days keeps its base load (the fridge runs on), and on the
+  simulated fleets such absences were most of the suspects. On the demo's fleet and seeds
+  11-14 (8 areas x 100 meters x 60 days) suspicions fell from 155 to 107, those of truly
+  bypassed meters went from 13 to 14, and 13 of the 21 bypassed meters were suspected either
+  way; with fewer false suspects disturbing the balance, the demo's fleet gained a true
+  order (459, -5.4 %). Letting drops of 25 % count as well (bypasses go down to 30 %) found 2
+  more bypassed meters but cost 3 true orders.
 
 Meters join in the estimator's order; a watch grows with them.
 """
@@ -30,7 +39,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from detectors.anomaly import FEATURES, TamperForest, TamperForestConfig
+from detectors.anomaly import (
+    FEATURES,
+    TamperForest,
+    TamperForestConfig,
+    largest_drop,
+    log_ratio,
+)
 from detectors.drift import ForecastConfig, MpeCrossingForecaster
 
 FloatArray = npt.NDArray[np.float64]
@@ -51,6 +66,9 @@ class WatchConfig:
     window_days: int = 42  # daily consumption kept for the tamper forest
     check_every_days: int = 7
     min_drop: float = 0.4  # a drop to 60 % of the consumption or less
+    # the base load (the day's lowest quarter of intervals) must drop by at least this share of
+    # the consumption's drop, in log terms: a bypass scales it, an empty home keeps its fridge
+    min_base_share: float = 0.5
     tamper: TamperForestConfig = field(
         default_factory=lambda: TamperForestConfig(n_estimators=100, recent_days=14)
     )
@@ -130,6 +148,7 @@ class TamperWatch:
     def __init__(self, config: WatchConfig) -> None:
         self._config = config
         self._daily = np.empty((0, 0))  # (meters, days), NaN = no data that day
+        self._base = np.empty((0, 0))  # the same days' base load (Wh per interval)
         self._forest = TamperForest(config.tamper)
         self._suspected: set[str] = set()
 
@@ -137,16 +156,17 @@ class TamperWatch:
         self, meters: tuple[str, ...], end_ts: int, meters_wh: FloatArray
     ) -> list[tuple[str, dict[str, Any]]]:
         """One day's increments ``(T, n)`` in ``meters`` order; meters starting an episode."""
+        cfg = self._config
         read = ~np.isnan(meters_wh)
         day = np.where(read.any(axis=0), np.nansum(meters_wh, axis=0, where=read), np.nan)
-        grown = np.full((len(meters), self._daily.shape[1]), np.nan)
-        grown[: self._daily.shape[0]] = self._daily
-        self._daily = np.hstack([grown, day[:, None]])[:, -self._config.window_days :]
-        if (end_ts // DAY_S) % self._config.check_every_days:
+        self._daily = _append_day(self._daily, day, len(meters), cfg.window_days)
+        self._base = _append_day(self._base, _base_load(meters_wh), len(meters), cfg.window_days)
+        if (end_ts // DAY_S) % cfg.check_every_days:
             return []  # not a check day (data time, so replays check on the same days)
         self._forest.update(self._daily)
         drop = self._forest.features[:, _DROP]
-        flagged = self._forest.is_outlier & (drop <= math.log(1.0 - self._config.min_drop))
+        flagged = self._forest.is_outlier & (drop <= math.log(1.0 - cfg.min_drop))
+        flagged &= self._base_dropped(drop) <= cfg.min_base_share * drop
         started = []
         for i in _episode_starts(meters, flagged, self._suspected):
             started.append((meters[i], {
@@ -160,9 +180,21 @@ class TamperWatch:
             }))  # fmt: skip
         return started
 
+    def _base_dropped(self, drop: FloatArray) -> FloatArray:
+        """Per meter, log(median base load after / before) at the split of its consumption's
+        largest drop (0 where there is none)."""
+        _, split = largest_drop(self._daily, recent_days=self._config.tamper.recent_days)
+        out = np.zeros(len(drop))
+        for i in np.flatnonzero(split > 0):
+            before, after = self._base[i, : split[i]], self._base[i, split[i] :]
+            if np.isfinite(before).any() and np.isfinite(after).any():
+                out[i] = float(log_ratio(np.nanmedian(after), np.nanmedian(before)))
+        return out
+
     def snapshot(self) -> dict[str, Any]:
         return {
-            "daily": [[None if np.isnan(v) else float(v) for v in row] for row in self._daily],
+            "daily": _plain(self._daily),
+            "base": _plain(self._base),
             "forest": self._forest.snapshot(),
             "suspected": sorted(self._suspected),
         }
@@ -170,13 +202,38 @@ class TamperWatch:
     @classmethod
     def restore(cls, state: dict[str, Any], config: WatchConfig) -> TamperWatch:
         obj = cls(config)
-        daily = state["daily"]
-        obj._daily = (
-            np.array(daily, dtype=np.float64).reshape(len(daily), -1) if daily else obj._daily
-        )
+        obj._daily = _array(state["daily"], obj._daily)
+        obj._base = _array(state.get("base", []), np.full(obj._daily.shape, np.nan))
         obj._forest = TamperForest.restore(state["forest"])
         obj._suspected = set(state["suspected"])
         return obj
+
+
+def _append_day(window: FloatArray, day: FloatArray, meters: int, days: int) -> FloatArray:
+    """The (meters, days) window with ``day`` appended (meters that joined get NaN before)."""
+    grown = np.full((meters, window.shape[1]), np.nan)
+    grown[: window.shape[0]] = window
+    return np.hstack([grown, day[:, None]])[:, -days:]
+
+
+def _base_load(meters_wh: FloatArray) -> FloatArray:
+    """Each meter's base load on the day: the mean of its lowest quarter of read intervals
+    (NaN with fewer than half of them read)."""
+    t_len = meters_wh.shape[0]
+    read = np.isfinite(meters_wh)
+    low = np.sort(np.where(read, meters_wh, np.inf), axis=0)[: max(1, t_len // 4)]
+    enough = read.sum(axis=0) >= t_len / 2  # then the lowest quarter is all read
+    return np.where(enough, np.where(enough, low, 0.0).mean(axis=0), np.nan)
+
+
+def _plain(window: FloatArray) -> list[list[float | None]]:
+    return [[None if np.isnan(v) else float(v) for v in row] for row in window]
+
+
+def _array(rows: list[list[float | None]], empty: FloatArray) -> FloatArray:
+    if not rows:
+        return empty
+    return np.array(rows, dtype=np.float64).reshape(len(rows), -1)
 
 
 def _episode_starts(

@@ -42,3 +42,26 @@ def test_a_lasting_drop_that_stands_out_is_one_tamper_episode() -> None:
             watch = TamperWatch.restore(watch.snapshot(), WatchConfig())
     # once, at the first weekly check after the drop has lasted most of tamper.recent_days
     assert started == [(27, "m07")]
+
+
+def test_an_empty_home_keeps_its_base_load_and_is_no_tamper_suspect() -> None:
+    """From day 16 meter 7 is bypassed (70 % of every interval goes round it) and meter 9's
+    home is empty: only its base load runs (the fridge), half its consumption. Both drops
+    stand out; only the bypass took the base load down with it."""
+    rng = np.random.default_rng(5)
+    n = 40
+    level = rng.uniform(100, 400, n)
+    meters = tuple(f"m{i:02d}" for i in range(n))
+
+    def suspects(config: WatchConfig) -> list[tuple[int, str]]:
+        watch, started = TamperWatch(config), []
+        for day in range(28):
+            wh = np.random.default_rng(day).gamma(4.0, level / 4.0, (96, n)) / 96 * 24
+            if day >= 16:
+                wh[:, 7] *= 0.3
+                wh[:, 9] = np.quantile(wh[:, 9], 0.1) * (1.0 + 0.1 * rng.standard_normal(96))
+            started += [(day, m) for m, _ in watch.update(meters, DAY0 + (day + 1) * DAY, wh)]
+        return started
+
+    assert suspects(WatchConfig(min_base_share=-1e9)) == [(27, "m07"), (27, "m09")]
+    assert suspects(WatchConfig()) == [(27, "m07")]
