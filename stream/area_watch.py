@@ -50,7 +50,6 @@ from detectors.drift import ForecastConfig, MpeCrossingForecaster
 
 FloatArray = npt.NDArray[np.float64]
 DAY_S = 86_400
-_DROP = FEATURES.index("largest_drop_log_ratio")
 
 
 @dataclass(frozen=True)
@@ -164,9 +163,10 @@ class TamperWatch:
         if (end_ts // DAY_S) % cfg.check_every_days:
             return []  # not a check day (data time, so replays check on the same days)
         self._forest.update(self._daily)
-        drop = self._forest.features[:, _DROP]
+        drop, split = largest_drop(self._daily, recent_days=cfg.tamper.recent_days)
         flagged = self._forest.is_outlier & (drop <= math.log(1.0 - cfg.min_drop))
-        flagged &= self._base_dropped(drop) <= cfg.min_base_share * drop
+        for i in np.flatnonzero(flagged).tolist():  # a bypass takes the base load down with it
+            flagged[i] = self._base_fell(i, int(split[i])) <= cfg.min_base_share * drop[i]
         started = []
         for i in _episode_starts(meters, flagged, self._suspected):
             started.append((meters[i], {
@@ -180,16 +180,13 @@ class TamperWatch:
             }))  # fmt: skip
         return started
 
-    def _base_dropped(self, drop: FloatArray) -> FloatArray:
-        """Per meter, log(median base load after / before) at the split of its consumption's
-        largest drop (0 where there is none)."""
-        _, split = largest_drop(self._daily, recent_days=self._config.tamper.recent_days)
-        out = np.zeros(len(drop))
-        for i in np.flatnonzero(split > 0):
-            before, after = self._base[i, : split[i]], self._base[i, split[i] :]
-            if np.isfinite(before).any() and np.isfinite(after).any():
-                out[i] = float(log_ratio(np.nanmedian(after), np.nanmedian(before)))
-        return out
+    def _base_fell(self, meter: int, split: int) -> float:
+        """log(median base load after / before) of this meter's window split at day ``split``
+        (0 without base loads on both sides)."""
+        before, after = self._base[meter, :split], self._base[meter, split:]
+        if not (np.isfinite(before).any() and np.isfinite(after).any()):
+            return 0.0
+        return float(log_ratio(np.nanmedian(after), np.nanmedian(before)))
 
     def snapshot(self) -> dict[str, Any]:
         return {
