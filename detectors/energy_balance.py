@@ -89,7 +89,10 @@ along for weeks. A meter with θ < 0 counts the other way round in the load-loss
 (above) are fitted jointly with each candidate step, so an outage's guess, off by one amount
 throughout, is not taken for a neighbour's step; nor is a step of the master's own error (the
 whole model scaled) that explains the block as well. Only a step an installation can take counts
-(:func:`detectors.breaks.plausible_step`: θ up, its sign flipped, or back towards 1). The
+(:func:`detectors.breaks.plausible_step`: θ up, its sign flipped, or back towards 1). A meter
+never re-opened and within ``break_min_change`` of θ = 1 may also take a smaller step, of its
+*error*: ``|δ|`` from ``error_step_min`` to ``error_step_max`` (2-10 %), a component failing
+rather than an installation; it is re-opened the same way. The
 break is reported (:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns this off.
 
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
@@ -172,6 +175,8 @@ class EstimatorConfig:
     break_min_change: float = 0.3
     break_z: float = 8.0
     break_prior_sd: float = 2.0
+    error_step_min: float = 0.02
+    error_step_max: float = 0.1
     identifiable_variance_ratio: float = 0.25
     min_meters_common: int = 20
     master_tolerance_pct: float = 0.2
@@ -498,7 +503,8 @@ class AreaErrorEstimator:
         found = find_break(  # only a θ that was known can break: identifiable meters
             phi[:, :n], read & self._ident, filled[:, 0] - pred, var, theta_var,
             min_change=cfg.break_min_change, z=cfg.break_z, nuisance=levels, common=pred,
-            theta=self._x[:n],
+            theta=self._x[:n], steady=self._steady(),
+            error_step=(cfg.error_step_min, cfg.error_step_max),
         )  # fmt: skip
         if found is None:
             return None
@@ -526,6 +532,12 @@ class AreaErrorEstimator:
         self._breaks.append((self._ids[j], found))
         self._refresh()
         return centre
+
+    def _steady(self) -> BoolArray:
+        """Meters that may take a step of their error: never re-opened, θ near 1."""
+        n, cfg = len(self._ids), self.config
+        never_broken = self._prior_sd == cfg.prior_sd
+        return np.asarray(never_broken & (np.abs(self._x[:n] - 1.0) < cfg.break_min_change))
 
     def _marginalise_levels(
         self, meters: npt.NDArray[np.intp], sd: FloatArray, guess: FloatArray, owes: BoolArray

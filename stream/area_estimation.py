@@ -14,8 +14,9 @@ a legal-limit decision (:func:`~detectors.conformity.decide`), and events are em
   simulated fleets those one-to-seven-day excursions were most of the false orders, while a
   truly out-of-tolerance meter stays out. Only days on which the meter reported count, and only
   days on which the area's balance was *quiet*: after a balance break (a master meter's step
-  shows as one too), a tamper suspect, a stuck register or reverse energy anywhere in the area,
-  that day and the ``settle_days`` (14, the noise level's window) after it count for no one.
+  shows as one too) or an error step, a tamper suspect, a stuck register or reverse energy
+  anywhere in the area, that day and the ``settle_days`` (14, the noise level's window) after
+  it count for no one.
   Such a disturbance moves the neighbours' estimates, and its misfit sits in the noise level,
   for as long. On four simulated fleets other than the demo's (seeds 11-14, 8 areas x 100
   meters x 60 days, the default faults) the stream ordered 51 healthy meters and 5 truly out
@@ -34,6 +35,10 @@ a legal-limit decision (:func:`~detectors.conformity.decide`), and events are em
   A ``tamper_suspected`` meter (below) is held the same way: on the simulated fleet, a
   bypass too small in registered energy to show as a break was otherwise ordered out weeks
   later, as if the meter were wrong.
+- ``meterwatch.meter.error_step.v1`` when a meter's own error steps by 2-10 % within a block
+  (a component failing; :mod:`detectors.breaks`). The estimator re-opens it as after a
+  break, and the area's balance counts as disturbed the same way, but nothing is held: the
+  meter's new error is what its decisions, and any order, are about.
 - ``meterwatch.meter.clock_offset.v1`` when the interval a skewed meter's readings belong to
   is settled by the balance (:meth:`AreaEstimation._align`): its clock's offset, whole
   intervals included, so that it can be set right.
@@ -66,7 +71,7 @@ from stream.cloudevents import make_event
 from stream.intervals import AssemblerConfig, IntervalAssembler, IntervalBlock
 
 DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/6"  # its snapshot version
-BREAK_DETECTOR: Final = "detectors.breaks.find_break/1"
+BREAK_DETECTOR: Final = "detectors.breaks.find_break/2"  # 2: steps of a meter's error
 ALIGNMENT_DETECTOR: Final = "detectors.alignment.shift_decision/1"
 RULE: Final = "JCGM 106 guarded decision, w = k*u"
 # data-quality findings that disturb the whole area's balance (as balance breaks and tamper
@@ -292,7 +297,8 @@ class AreaEstimation:
         return events
 
     def _breaks(self, frame: ReadingFrame, end_ts: int) -> list[dict[str, Any]]:
-        """An event for each meter whose θ broke in the block just added; its orders are held."""
+        """An event for each meter whose θ broke in the block just added (its orders are held)
+        or whose error stepped (not held)."""
         assert self._estimator is not None
         interval_s = self.config.assembler.interval_s
         fed = len(self._estimator.balance_residuals_wh)  # rows of the block the estimator took
@@ -300,19 +306,22 @@ class AreaEstimation:
         for meter, found in self._estimator.breaks:
             since = end_ts - (fed - found.row) * interval_s
             self._disturbed.append(since)
-            if meter in self._held:
-                continue  # this episode was reported; the estimator re-opened the meter again
-            self._held[meter] = since
-            evidence = {
-                "since": since,
-                "theta_step": found.change,
-                "z": found.z,
-                "action": "inspect the installation (bypass, reversed wiring, meter swap); "
-                "no replacement order until the meter conforms again",
-            }
-            events.append(
-                self._meter_event(frame, "balance_break", BREAK_DETECTOR, meter, end_ts, evidence)
+            of_error = abs(found.change) < self._estimator.config.break_min_change
+            if not of_error:
+                if meter in self._held:
+                    continue  # this episode was reported; the estimator re-opened it again
+                self._held[meter] = since
+            kind, action = (
+                ("error_step", "the meter's error stepped; its estimate starts again from there")
+                if of_error
+                else (
+                    "balance_break",
+                    "inspect the installation (bypass, reversed wiring, meter swap); "
+                    "no replacement order until the meter conforms again",
+                )
             )
+            evidence = {"since": since, "theta_step": found.change, "z": found.z, "action": action}
+            events.append(self._meter_event(frame, kind, BREAK_DETECTOR, meter, end_ts, evidence))
         return events
 
     def _watch(self, frame: ReadingFrame, columns: np.ndarray, end_ts: int) -> list[dict[str, Any]]:

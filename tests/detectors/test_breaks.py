@@ -114,6 +114,34 @@ def test_only_steps_an_installation_can_take_are_breaks() -> None:
     assert starting is not None and (starting.meter, round(starting.change, 3)) == (6, 0.51)
 
 
+def test_a_steady_meter_may_take_a_step_of_its_error() -> None:
+    """From row 40 a shop (ten times a household's load) registers 5 % less than passes
+    through it: θ 1 -> 1.05. Too small for a break; a step of its error when the meter is
+    steady and the step within ``error_step``, in either direction."""
+    x, noise = _day(9)
+    x[:, 2] *= 10.0
+    read, var, theta_var = np.ones_like(x, dtype=bool), np.full(96, 15.0**2), np.full(30, 1e-6)
+    after = np.arange(96) >= 40
+    for sign, change, z in ((1.0, 0.048, 27), (-1.0, -0.052, 29)):
+        residuals = noise + sign * 0.05 * np.where(after, x[:, 2], 0.0)
+        common = {"min_change": 0.3, "z": 8.0, "theta": np.ones(30)}
+        assert find_break(x, read, residuals, var, theta_var, **common) is None
+        steady = np.ones(30, dtype=bool)
+        found = find_break(
+            x, read, residuals, var, theta_var, steady=steady, error_step=(0.02, 0.1), **common
+        )
+        assert found is not None and (found.meter, found.row) == (2, 40)
+        assert (round(found.change, 3), round(found.z)) == (change, z)
+        narrow = find_break(
+            x, read, residuals, var, theta_var, steady=steady, error_step=(0.02, 0.04), **common
+        )
+        steady[2] = False  # it had a break before: its θ is still settling
+        broken = find_break(
+            x, read, residuals, var, theta_var, steady=steady, error_step=(0.02, 0.1), **common
+        )
+        assert narrow is None and broken is None
+
+
 def test_plausible_steps() -> None:
     assert plausible_step(1.0, 0.45, 0.3)  # a bypass of 31 % starts
     assert not plausible_step(1.0, -0.45, 0.3)  # the meter counts 1.8x what passes

@@ -258,6 +258,32 @@ def test_a_reversed_meter_gives_one_balance_break_and_no_order() -> None:
     assert state["estimator"]["prior_sd"][i] == 2.0
 
 
+def test_a_step_of_a_meters_error_is_reported_and_its_order_is_not_held() -> None:
+    """From 09:00 of day 8 the largest of 40 meters registers 6 % less: one error_step the next
+    day, and, unlike a balance break, the replacement order follows once the balance has
+    settled (here after 2 days, and 2 days out of tolerance confirm an order)."""
+    spec = AreaSpec(n_meters=40, days=16, oot_fraction=0.0, missing_rate=0.0)
+    area = generate_area(np.random.default_rng(3), spec)
+    i = int(np.argmax(area.true_load_wh.mean(axis=0)))
+    step = 8 * 96 + 36
+    area.meters_wh[step:, i] *= 0.94
+    registry = AreaRegistry(master="M", default_mpe_pct=2.0)
+    config = EstimationConfig(confirm_days=2, settle_days=2)
+    state, events = None, []
+    for frame in _daily_frames(area, 16):
+        result = estimation_step(frame, state, registry, config)
+        state, events = result.state, events + result.events
+    meter = area.meter_ids[i]
+    kinds = [(e["type"].split(".")[2], e["subject"], e["time"]) for e in events]
+    assert [k for k in kinds if k[0] in ("error_step", "balance_break", "out_of_tolerance")] == [
+        ("error_step", meter, "2026-10-11T00:00:00Z"),
+        ("out_of_tolerance", meter, "2026-10-15T00:00:00Z"),
+    ]
+    found = next(e["data"] for e in events if e["type"].endswith("error_step.v1"))
+    assert (found["since"] - DAY0, round(found["theta_step"], 3)) == (9 * 86_400, 0.069)
+    assert state["held"] == {}
+
+
 def test_a_tamper_suspect_gets_no_replacement_order() -> None:
     """A bypass takes 60 % of a small household's load from day 10. With break detection
     off (so that only the tamper watch can hold it), its estimate follows slowly and is out of
