@@ -8,17 +8,10 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install demo test unit lint services-up services-down services-status bench clean
 
-# A download cut off half-way fails pip's install as a whole (seen from a fresh clone): each
-# install is tried up to three times, a minute apart, before the target fails.
-PROJECT := -e '.[dev,bench]'
-PIP_TRY = for try in 1 2 3; do $(BIN)/pip install --quiet $(1) && break; \
-	[ $$try = 3 ] && exit 1; echo "pip install failed (try $$try of 3); again in 60 s"; \
-	sleep 60; done
-
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(call PIP_TRY,--upgrade pip)
-	$(call PIP_TRY,$(PROJECT))
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
