@@ -306,20 +306,18 @@ class AreaEstimation:
         for meter, found in self._estimator.breaks:
             since = end_ts - (fed - found.row) * interval_s
             self._disturbed.append(since)
-            of_error = abs(found.change) < self._estimator.config.break_min_change
-            if not of_error:
-                if meter in self._held:
-                    continue  # this episode was reported; the estimator re-opened it again
+            if abs(found.change) < self._estimator.config.break_min_change:
+                kind = "error_step"
+                action = "the meter's error stepped; its estimate starts again from there"
+            elif meter in self._held:
+                continue  # this episode was reported; the estimator re-opened the meter again
+            else:
                 self._held[meter] = since
-            kind, action = (
-                ("error_step", "the meter's error stepped; its estimate starts again from there")
-                if of_error
-                else (
-                    "balance_break",
+                kind = "balance_break"
+                action = (
                     "inspect the installation (bypass, reversed wiring, meter swap); "
-                    "no replacement order until the meter conforms again",
+                    "no replacement order until the meter conforms again"
                 )
-            )
             evidence = {"since": since, "theta_step": found.change, "z": found.z, "action": action}
             events.append(self._meter_event(frame, kind, BREAK_DETECTOR, meter, end_ts, evidence))
         return events

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from detectors._snapshot import floats_out
 from detectors.anomaly import (
     FEATURES,
     TamperForest,
@@ -224,7 +225,7 @@ def _base_load(meters_wh: FloatArray) -> FloatArray:
 
 
 def _plain(window: FloatArray) -> list[list[float | None]]:
-    return [[None if np.isnan(v) else float(v) for v in row] for row in window]
+    return [floats_out(row) for row in window]
 
 
 def _array(rows: list[list[float | None]], empty: FloatArray) -> FloatArray:
