@@ -163,9 +163,11 @@ NOTES = (
     "coefficients; the day's weather still learned, with its prior) gave MAE 1.038 / 1.036 / "
     "1.009 / 1.002x the oracle's at days 3 / 7 / 14 / 30, as shipped 1.140 / 1.113 / 1.077 / "
     "1.063: the cost is in the coefficients, not the weather. The batch fit that learns the "
-    "same coefficients on the true load pays 1.019 at day 30 (line above), so the estimator's "
-    "way of learning them (regressors from the registered load weighted by θ̂, their noise "
-    "moments removed) is where to look next.",
+    "same coefficients on the true load pays 1.019 at day 30 (line above). About half of the "
+    "estimator's excess is the register noise in its load-loss regressor: built from the true "
+    "load instead of the registered one (and that regressor's noise moments not removed), its "
+    "MAE was 1.084 / 1.058 / 1.039 / 1.033x the oracle's in the same throw-away setting. How "
+    "it learns the coefficients from the registered load is where to look next.",
     "- The batch fit without the true loss coefficients (`fitted_loss_batch`, line above; "
     "added 2026-11-27) shows that learning the loss is not what the estimator pays for: "
     "with the law's form fitted freely on the true load it is close to the oracle. What it "
