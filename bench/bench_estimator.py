@@ -249,7 +249,7 @@ def run_area(area: SyntheticArea, config: EstimatorConfig, out: Run, oracle: boo
         est.update(area.master_wh[rows], area.meters_wh[rows])
         e[d], u[d], ident[d] = est.errors_pct, est.uncertainty_pct, est.identifiable
         said[d] = decide(e[d], u[d], MPE, identifiable=ident[d])
-        out.breaks += [abs(b.change) < config.break_min_change for _, b in est.breaks]
+        out.breaks += [b.error_step for _, b in est.breaks]
     out.seconds += time.perf_counter() - t0
     out.truth.append(area.true_error_pct[PER_DAY - 1 :: PER_DAY])
     out.est.append(e)

@@ -82,6 +82,7 @@ class Break:
     row: int  # first row of the block with the new θ
     change: float  # δ: the step of θ
     z: float  # |δ| over its standard uncertainty (the block's and θ's own)
+    error_step: bool  # a step of the meter's own error (|δ| < min_change), not of its installation
 
 
 def find_break(
@@ -170,12 +171,13 @@ def find_break(
     z_j = abs(change) / float(np.sqrt(spread / info + theta_var[j]))
     if z_j < z:
         return None
-    if abs(change) < min_change:  # only a step of a steady meter's error
+    of_error = abs(change) < min_change  # only a step of a steady meter's error
+    if of_error:
         if steady is None or not steady[j] or not error_step[0] <= abs(change) <= error_step[1]:
             return None
     elif theta is not None and not plausible_step(float(theta[j]), change, min_change):
         return None
-    return Break(int(j), row, change, z_j)
+    return Break(int(j), row, change, z_j, of_error)
 
 
 def plausible_step(theta: float, change: float, min_change: float) -> bool:

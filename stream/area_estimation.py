@@ -306,7 +306,7 @@ class AreaEstimation:
         for meter, found in self._estimator.breaks:
             since = end_ts - (fed - found.row) * interval_s
             self._disturbed.append(since)
-            if abs(found.change) < self._estimator.config.break_min_change:
+            if found.error_step:
                 kind = "error_step"
                 action = "the meter's error stepped; its estimate starts again from there"
             elif meter in self._held:

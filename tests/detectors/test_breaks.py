@@ -112,6 +112,7 @@ def test_only_steps_an_installation_can_take_are_breaks() -> None:
     up = noise + 0.5 * np.where(after, x[:, 6], 0.0)
     starting = find_break(x, read, up, var, theta_var, min_change=0.3, z=8.0, theta=np.ones(30))
     assert starting is not None and (starting.meter, round(starting.change, 3)) == (6, 0.51)
+    assert not starting.error_step
 
 
 def test_a_steady_meter_may_take_a_step_of_its_error() -> None:
@@ -130,7 +131,7 @@ def test_a_steady_meter_may_take_a_step_of_its_error() -> None:
         found = find_break(
             x, read, residuals, var, theta_var, steady=steady, error_step=(0.02, 0.1), **common
         )
-        assert found is not None and (found.meter, found.row) == (2, 40)
+        assert found is not None and (found.meter, found.row, found.error_step) == (2, 40, True)
         assert (round(found.change, 3), round(found.z)) == (change, z)
         narrow = find_break(
             x, read, residuals, var, theta_var, steady=steady, error_step=(0.02, 0.04), **common
