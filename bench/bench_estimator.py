@@ -209,6 +209,14 @@ NOTES = (
     "0.89 as shipped, 0.84 with the true load as the regressor and 0.84 with the master (30"
     " areas), at median u 1.06 / 1.02 / 1.00 %; their estimates sit +0.12 and -0.30 % from "
     "the oracle's on average at day 30, as shipped +0.03 %.",
+    "- Memory or level (throw-away runs on the same 30 areas, 2026-11-28): at the simulated"
+    " white level, day-30 detection is 0.89 / 0.92 / 0.94 with a memory of 90 / 365 days / "
+    "none (median u 1.06 / 1.01 / 0.99 %, lowest coverage 0.950 / 0.940 / 0.936); the batch"
+    " fit with free loss coefficients reaches 0.95 on these areas. On its own level the "
+    "estimator gets 0.68 with 90 days and 0.71 with 365 (median u 1.30 / 1.24 %). With the "
+    "level taken without the day's loss effect and floored at 5e-4 it gets 0.92 with either"
+    " memory, at lowest coverage 0.947 / 0.938, no healthy meter ordered out. So the memory"
+    " is worth a few hundredths once the level is right, and the level is worth the rest.",
     "- The batch fit without the true loss coefficients (`fitted_loss_batch`, line above; "
     "added 2026-11-27) shows that learning the loss is not what the estimator pays for: "
     "with the law's form fitted freely on the true load it is close to the oracle. What it "
