@@ -953,7 +953,7 @@ def main() -> None:
         f"time): {rate / 1e6:.2f} M meter-intervals/s ({200 * PER_DAY / rate * 1e3:.2f} ms per "
         f"block; target ≥ 5 M/s; {early_rate / 1e6:.2f} at the start, {late_rate / 1e6:.2f} "
         f"after the main run). Wall time in the main run: {wall * 1e3:.2f} ms per block, "
-        f"load average {os.getloadavg()[0]:.1f} on 2 cores (other sessions' services running)."
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
     )
     for name, r in rivers.items():
         say(
