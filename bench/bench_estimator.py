@@ -556,13 +556,7 @@ def known_loss_study(seeds: range, config: EstimatorConfig, say: Callable[[str],
     say("|---|---|---|---|---|---|---|")
     for told, white, run in variants:
         truth, est, unc, said = run.cat("truth"), run.cat("est"), run.cat("unc"), run.cat("said")
-        ratios = []
-        for d in (3, 7, 14, 30):
-            usable = o_ident[d - 1] & ~run.cat("special")
-            ratios.append(
-                evaluate.mean_absolute_error(truth[d - 1], est[d - 1], mask=usable)
-                / evaluate.mean_absolute_error(truth[d - 1], o_est[d - 1], mask=usable)
-            )
+        ratios = [mae_ratio(run, o_est, o_ident, d) for d in (3, 7, 14, 30)]
         n_false, n_healthy = healthy_ordered(truth, said)
         say(
             f"| {'told the realised loss' if told else 'as shipped'} | "
@@ -716,15 +710,23 @@ def component_study(
     for label, _, _ in variants:
         r = runs[label]
         truth, est, unc, said = r.cat("truth"), r.cat("est"), r.cat("unc"), r.cat("said")
-        usable = o_ident[-1] & ~r.cat("special")
-        mae = evaluate.mean_absolute_error(truth[-1], est[-1], mask=usable)
-        mae_o = evaluate.mean_absolute_error(truth[-1], o_est[-1], mask=usable)
         n_false, n_healthy = healthy_ordered(truth, said)
         say(
-            f"| {label} | {worst_coverage(truth, est, unc):.3f} | {mae / mae_o:.3f} | "
+            f"| {label} | {worst_coverage(truth, est, unc):.3f} | "
+            f"{mae_ratio(r, o_est, o_ident, DAYS):.3f} | "
             f"{detection_line(said, o_said)} | {n_false} of {n_healthy} | "
             f"{np.median(unc[-1]):.2f} |"
         )
+
+
+def mae_ratio(run: Run, o_est: np.ndarray, o_ident: np.ndarray, day: int) -> float:
+    """The run's MAE over the oracle's at ``day`` (1-based), on the meters the oracle can
+    identify, tiny and collinear ones left out."""
+    truth, est = run.cat("truth")[day - 1], run.cat("est")[day - 1]
+    usable = o_ident[day - 1] & ~run.cat("special")
+    return evaluate.mean_absolute_error(truth, est, mask=usable) / evaluate.mean_absolute_error(
+        truth, o_est[day - 1], mask=usable
+    )
 
 
 def worst_coverage(truth: np.ndarray, est: np.ndarray, unc: np.ndarray) -> float:
