@@ -136,7 +136,7 @@ NOTES = (
     "register and imputation variances are generous (Birge ratio 0.64-0.72, "
     "`detectors/oracle.py`) and already cover part of the white noise. The estimator given a "
     "fixed level does not get there (component study: the simulated level, 0.5x and 0.33x): "
-    "as the level falls its day-30 detection rises (0.90 / 0.93 / 0.95), but its lowest "
+    "as the level falls its day-30 detection rises (0.902 / 0.933 / 0.948), but its lowest "
     "coverage falls below 0.93 first and its MAE ratio rises (1.067 / 1.098 / 1.129), where "
     "the batch fit's, given 0.5x, moves from 1.000 to 1.026 (a throw-away run). So "
     "the gap is not only the level the estimator learns but what the recursive fit does with "
@@ -264,6 +264,38 @@ NOTES = (
     "meters so early: a per-meter score of the a-priori residuals (day and loss columns "
     "projected out, 7-day memory, |z| > 4) walked meters that do not drift 48 times in seed"
     " 12's 30 days and its drifting meter with 4x the median load never.",
+    "- What the level's rise covers (added 2026-11-28 05:20; the fleet bench "
+    "`bench/bench_fleet_misfit.py`, its section below). On these areas it covers nothing the "
+    "oracle needs: on the 30 areas of the side runs at day 30, in the 20 whose level has left"
+    " its floor (above 1.5x) the oracle covers 0.955 of the identifiable meters with a "
+    "constant error and the estimator 0.992 (median u 0.89 % against 1.44 %), and the "
+    "estimator has 26 of the oracle's 44 decisions; in the other 10, 0.952 and 0.973 (u 0.89"
+    " against 1.05 %), 17 of 19. With the day's effect taken out of the level and the floor "
+    "at 4e-4 (the component study's row), the 100 areas come within one meter of every "
+    "target of issue #3: lowest coverage 0.936, detection 1.000 / 0.969 / 0.948 (184 of the "
+    "oracle's 194 at day 30; 185 would be 0.954), 7 of 19,394 healthy meters ordered out, "
+    "MAE ratio 1.086. It is not the default, because on fleets the rise covers the faults. "
+    "On the fleet bench's fleet without faults (PV and businesses, or drifting "
+    "meters and lots) the estimator without the day's effect keeps 0.961-0.968 of the "
+    "bystanders (identifiable, a constant error, no fault of their own) covered; stuck "
+    "registers alone take that to 0.870, bypasses to 0.884, master steps to 0.914 (five "
+    "healthy meters ordered out), skewed clocks to 0.932, outages to 0.950, and the default "
+    "fault mix to 0.889 with two healthy meters ordered out; as shipped 0.955-0.982 (comm "
+    "gaps: 0.934 as shipped, 0.942 without). With "
+    "the floor at 4e-4 as well, the demo's fleet (seed 7) and seed 11 (offline through "
+    "`meterwatch analyze`; 12-14 not run) get 1 and 3 healthy meters ordered out, coverage "
+    "76.2 / 74.7 % (as shipped 88.1 / 86.3 %, none). Raising the level only while the stream"
+    " reports a fault did not do it either (a throw-away: the level with the day's effect "
+    "in and floor 7e-4 for 14 days after a still register, a clock being aligned, a held "
+    "meter, a break or a disturbance, the day's effect out and floor 4e-4 otherwise): on the"
+    " five fleets coverage 84.1 / 84.7 / 86.4 / 84.3 / 86.2 % and 0 / 3 / 1 / 0 / 1 meters "
+    "ordered out while within half their MPE; seed 11's three on one day in an area with a "
+    "skewed clock, an outage and reversed wiring, seed 12's a meter with a comm gap of its "
+    "own, seed 14's in an area with a master step. So what stands between the estimator and"
+    " the issue's targets is, first, the faults' misfit reaching the bystanders: with it kept"
+    " from them (a master step taken as a step of every θ, outages and skewed clocks out of "
+    "the balance until settled), the settings closest to the targets on clean areas could be"
+    " the default. Not done yet.",
     "- The batch fit without the true loss coefficients (`fitted_loss_batch`, line above; "
     "added 2026-11-27) shows that learning the loss is not what the estimator pays for: "
     "with the law's form fitted freely on the true load it is close to the oracle. What it "
@@ -677,6 +709,11 @@ COMPONENTS: tuple[tuple[str, dict[str, float], str], ...] = (
         "",
     ),
     (
+        "the same, and floor 4e-4",
+        {"white_without_day_effect": True, "white_noise_fraction": 4e-4},
+        "",
+    ),
+    (
         "the same, and floor 3e-4",
         {"white_without_day_effect": True, "white_noise_fraction": 3e-4},
         "",
@@ -743,8 +780,9 @@ def detection_shares(said: np.ndarray, o_said: np.ndarray, day: int) -> tuple[np
 
 
 def detection_line(said: np.ndarray, o_said: np.ndarray) -> str:
-    """Detection vs oracle at days 7 / 14 / 30, two digits each."""
-    return " / ".join(fmt(detection_shares(said, o_said, d)[1], 2) for d in (7, 14, 30))
+    """Detection vs oracle at days 7 / 14 / 30, three digits each (two would show 184 of 194,
+    0.948, as 0.95 next to a target of 0.95)."""
+    return " / ".join(fmt(detection_shares(said, o_said, d)[1]) for d in (7, 14, 30))
 
 
 def healthy_ordered(truth: np.ndarray, said: np.ndarray) -> tuple[int, int]:

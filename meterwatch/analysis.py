@@ -122,6 +122,22 @@ def analyze(
     return [results[k] for k in sorted(results)]
 
 
+def replacement_orders(analyses: list[AreaAnalysis]) -> dict[str, int]:
+    """Each meter ordered out of service, and the end (epoch s) of the block that ordered it."""
+    return {
+        e["subject"]: int(e["data"]["window"]["end"])
+        for a in analyses
+        for e in a.events
+        if e["type"].endswith("out_of_tolerance.v1")
+    }
+
+
+def scored_estimates(analyses: list[AreaAnalysis]) -> list[dict[str, Any]]:
+    """Every estimate with its block's end as ``end_ts``, as :func:`meterwatch.scoring.score`
+    reads them."""
+    return [{**e, "end_ts": e["window"]["end"]} for a in analyses for e in a.estimates]
+
+
 def oracle_run(run: Path, book: RegistryBook) -> dict[tuple[str, str], AreaOracle]:
     """The offline oracle of every area of a simulated run folder (needs its truth files).
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from meterwatch.analysis import analyze as run_analysis
+from meterwatch.analysis import replacement_orders, scored_estimates
 from meterwatch.report import write_report
 from meterwatch.scoring import Truth, score
 from simulators.truth import TRUTH_FAULTS
@@ -50,13 +51,8 @@ def analyze(
     truth_data = (
         Truth.load(truth, meters, faults if faults and faults.exists() else None) if truth else None
     )
-    orders = {
-        e["subject"]: int(e["data"]["window"]["end"])
-        for a in analyses
-        for e in a.events
-        if e["type"].endswith("out_of_tolerance.v1")
-    }
-    records = [{**e, "end_ts": e["window"]["end"]} for a in analyses for e in a.estimates]
+    orders = replacement_orders(analyses)
+    records = scored_estimates(analyses)
     result = score(truth_data, records, orders) if truth_data else None
     page = write_report(out, analyses, title=f"meterwatch analysis of {readings.name}",
                         score=result, truth=truth_data)  # fmt: skip
