@@ -35,8 +35,8 @@ import numpy as np
 
 from detectors.energy_balance import EstimatorConfig
 from meterwatch.analysis import analyze, replacement_orders, scored_estimates
-from meterwatch.scoring import Truth, score
-from simulators.faults import FaultSpec
+from meterwatch.scoring import DAY_S, Truth, score
+from simulators.faults import FAULT_UNITS, FaultSpec
 from simulators.fleet import FleetSpec, build_fleet
 from simulators.load import LoadSpec
 from simulators.metrology import MetrologySpec, draw_errors
@@ -45,18 +45,9 @@ from simulators.truth import READINGS, REGISTRY, TRUTH_ERRORS, TRUTH_FAULTS, wri
 from stream.area_estimation import EstimationConfig
 from stream.registry import RegistryBook
 
-DAY_S = 86_400
 STAYED = 0.3  # points of error a bystander's true error may move over the run
 ONE_KIND = 0.03  # per consumer meter, when a fault kind is simulated on its own
-METER_FAULTS = (
-    "stuck_register",
-    "register_backwards",
-    "reverse_wiring",
-    "clock_skew",
-    "outage",
-    "comm_gap",
-    "tamper_bypass",
-)
+METER_FAULTS = tuple(k for k in FAULT_UNITS if k != "master_error")  # master_error: per area
 
 
 @dataclass(frozen=True)
