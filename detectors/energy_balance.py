@@ -94,6 +94,16 @@ never re-opened and within ``break_min_change`` of θ = 1 may also take a smalle
 *error*: ``|δ|`` from ``error_step_min`` to ``error_step_max`` (2-10 %), a component failing
 rather than an installation; it is re-opened the same way. The
 break is reported (:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns this off.
+A step found within the last ``break_late_rows`` (32: 8 h) of a block is left to the next
+block, with the master unread from its row on (:class:`detectors.breaks.Deferred`): the next
+block sees it from its first row, and nothing is learned from the rows meanwhile. A step of
+the master's own error by ``master_step_min`` (1 %) or more, at the same ``z``, is left to the
+next block the same way wherever it starts; when that block finds it again from its first
+row, it is taken as what it is: the master's readings from there on, and in every later
+block, are divided by ``master_scale`` (the product of ``1 + step`` over its steps), so no θ
+has to follow it. Each step's variance (``(step/z)²``) joins the master's Type B
+uncertainty: an estimate corrected by it is no better known than the step. It is reported
+(:attr:`AreaErrorEstimator.master_steps`).
 
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
 Birge ratio (whitened residual variance per effective interval) and ``r`` the one-step-ahead
@@ -104,7 +114,8 @@ variance to at most ``identifiable_variance_ratio`` of it: tiny consumption and 
 profiles (two meters with one profile leave their difference to the prior) are not.
 
 **Master meter** (:mod:`detectors.master_meter`). The median ε̂ of identifiable meters
-estimates the common shift a master error causes. Beyond ``master_tolerance_pct`` with guard
+estimates the common shift a master error causes (after its steps). Beyond
+``master_tolerance_pct`` with guard
 ``master_guard_k``, ``master_suspect`` is set and, if ``recentre_on_master_suspect``, errors
 are reported relative to that median (whose uncertainty replaces the master's Type B term).
 """
@@ -121,7 +132,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors._snapshot import check_version, floats_in, floats_out
-from detectors.breaks import Break, find_break
+from detectors.breaks import Break, Deferred, find_break
 from detectors.bridging import (
     ANCHORED,
     NEW,
@@ -145,7 +156,8 @@ from meterwatch.errors import DetectorError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-_KIND, _VERSION = "area_error_estimator", 6  # v4: debts' variance; v5: breaks; v6: loss EIV
+_KIND, _VERSION = "area_error_estimator", 7  # v4: debts' variance; v5: breaks; v6: loss EIV
+# v7: master steps
 _EIV_LOSS = 3  # the load-loss columns whose register noise is corrected: b, b_c, b_s
 _LOSS_TERMS = 5  # a, b, b_c, b_s, δ_day
 _RUNS_PER_DAY = 12  # the white level is estimated from residuals summed over 2-hour runs
@@ -177,6 +189,8 @@ class EstimatorConfig:
     break_prior_sd: float = 2.0
     error_step_min: float = 0.02
     error_step_max: float = 0.1
+    master_step_min: float = 0.01
+    break_late_rows: int = 32
     identifiable_variance_ratio: float = 0.25
     min_meters_common: int = 20
     master_tolerance_pct: float = 0.2
@@ -242,6 +256,10 @@ class AreaErrorEstimator:
         self._breaks: list[tuple[str, Break]] = []
         self._prior_mean = np.ones(n)  # after a break: the θ it measured
         self._prior_sd = np.full(n, self.config.prior_sd)  # after a break: break_prior_sd
+        self._master_steps: list[Break] = []
+        self._master_scale = 1.0  # the master's readings are divided by this (its steps)
+        self._master_step_var = 0.0  # the steps' relative variances, summed
+        self._master_seen = 0  # the master stepped this many rows before the block (to confirm)
         self._refresh()
 
     # ------------------------------------------------------------------ results
@@ -314,6 +332,19 @@ class AreaErrorEstimator:
         the others is kept (:mod:`detectors.breaks`)."""
         return tuple(self._breaks)
 
+    @property
+    def master_steps(self) -> tuple[Break, ...]:
+        """Steps of the master's error taken in the last block (``Break.change``: relative;
+        ``Break.row``: where it was first seen, a row of the block before, counted back from
+        this block's first as negative); its readings are divided by :attr:`master_scale`
+        from this block on."""
+        return tuple(self._master_steps)
+
+    @property
+    def master_scale(self) -> float:
+        """What the master reads now per unit it read before its steps (1: no step found)."""
+        return self._master_scale
+
     # ------------------------------------------------------------------ update
     def update(
         self, master_wh: npt.ArrayLike, meters_wh: npt.ArrayLike, start_interval: int | None = None
@@ -326,7 +357,7 @@ class AreaErrorEstimator:
         is the interval of the day (0 starts at midnight) of the block's first row; by
         default rows continue where the previous block ended.
         """
-        master = np.asarray(master_wh, dtype=np.float64)
+        master = np.asarray(master_wh, dtype=np.float64) / self._master_scale
         meters = np.asarray(meters_wh, dtype=np.float64)
         n = len(self._ids)
         if master.ndim != 1 or meters.shape != (master.shape[0], n):
@@ -337,7 +368,7 @@ class AreaErrorEstimator:
             raise DetectorError("increments must be finite or NaN")
         if start_interval is not None:
             self._clock = start_interval % self.config.intervals_per_day
-        self._breaks = []
+        self._breaks, self._master_steps = [], []
         rows, settled = settle_debts(
             np.column_stack([master, meters]), self._debt[0], self._debt[1] > 0
         )
@@ -352,13 +383,20 @@ class AreaErrorEstimator:
             phi = self._process(rows, owed_rows, owed_var)
         self._states[~np.isnan(rows).all(axis=0)] = ANCHORED
         self._refresh()
-        if phi is not None:
-            self._model = phi @ self._x
-            self._residuals = rows[:, 0] - self._model
+        if phi is not None:  # in the master's readings (times its scale)
+            self._model = self._master_scale * (phi @ self._x)
+            self._residuals = self._master_scale * rows[:, 0] - self._model
 
-    def _process(self, rows: FloatArray, owed_rows: FloatArray, owed_var: FloatArray) -> FloatArray:
-        """Fill, robustify, whiten and add one block of rows; returns its regressors."""
+    def _process(
+        self, rows: FloatArray, owed_rows: FloatArray, owed_var: FloatArray, defer: bool = True
+    ) -> FloatArray:
+        """Fill, robustify, whiten and add one block of rows; returns its regressors. A step
+        that the block cannot place (:class:`~detectors.breaks.Deferred`) is left to the next
+        one: the block is processed again with the master unread from the step's row on."""
         cfg, n = self.config, len(self._ids)
+        seen = self._master_seen if defer else 0  # a master's step left to this block
+        if defer:
+            self._master_seen = 0
         p, t_len = n + _LOSS_TERMS, len(rows)
         single = ~np.isnan(rows)
         single[1:] &= single[:-1]
@@ -368,7 +406,7 @@ class AreaErrorEstimator:
         filled, kind, bridge = fill_area(rows, mean, self._states)
         guess, run = open_debts(rows, filled)
         owes = (run > 0) & (self._states == ANCHORED)  # a new meter's leading gap is no debt
-        self._stats = cfg.forgetting**t_len * self._stats + np.stack(
+        stats = cfg.forgetting**t_len * self._stats + np.stack(
             [
                 single.sum(axis=0),
                 np.where(single, rows, 0.0).sum(axis=0),
@@ -394,7 +432,6 @@ class AreaErrorEstimator:
         hour = 2 * np.pi * clock / cfg.intervals_per_day
         shape = np.stack([np.ones(t_len), np.cos(hour), np.sin(hour), np.ones(t_len)], axis=1)
         phi[:, n + 1 : p] = (through**2 / self._s_ref)[:, None] * shape
-        self._clock = int(clock[-1] + 1) % cfg.intervals_per_day
         pred = phi[:, :p] @ self._x
         par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
         read = (bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN)  # imputed errors are Berkson
@@ -405,12 +442,22 @@ class AreaErrorEstimator:
         centre = pred  # the model the block is winsorised around
         if cfg.detect_breaks:
             stepped = self._break(
-                phi, filled, read, pred, self._noise.white + unmodelled + level + par_var, levels
-            )
+                phi, filled, read, pred, self._noise.white + unmodelled + level + par_var, levels,
+                late_rows=cfg.break_late_rows if defer else 0, seen=seen,
+            )  # fmt: skip
+            if isinstance(stepped, Deferred):
+                if defer and not np.isnan(rows[-1, 0]):
+                    rows = rows.copy()
+                    rows[stepped.row :, 0] = np.nan
+                    phi = self._process(rows, owed_rows, owed_var, defer=False)
+                    self._debt[:, 0] = 0.0  # they were read: its next value is its own
+                    return phi
+                stepped = None
             if stepped is not None:
                 centre = stepped
                 pred = phi[:, :p] @ self._x
                 par_var = self._birge * ((phi[:, :p] @ self._chol_inv.T) ** 2).sum(axis=1)
+        self._stats, self._clock = stats, int(clock[-1] + 1) % cfg.intervals_per_day
         level_pred = levels**2 @ level_sd**2  # their prior variance in each row's balance
         level_prev = np.concatenate(
             ([self._carry.level if self._carry.alpha > 0 else level[0]], level[:-1])
@@ -487,9 +534,12 @@ class AreaErrorEstimator:
         pred: FloatArray,
         var: FloatArray,
         levels: FloatArray,
-    ) -> FloatArray | None:
-        """Re-open the meter whose θ broke in this block, if one did (see :meth:`breaks`); the
-        model with the step, to winsorise the block around, or None.
+        late_rows: int,
+        seen: int,
+    ) -> FloatArray | Deferred | None:
+        """Re-open the meter whose θ broke in this block, if one did (see :meth:`breaks`), or
+        rescale the master's readings if its error stepped; the model with the step, to
+        winsorise the block around, or None.
 
         In place in ``filled``, ``phi``, ``read`` and the whitening carry: its rows before the
         break are taken at its old θ (moved to the master's side), so they do not bias the new
@@ -505,9 +555,20 @@ class AreaErrorEstimator:
             min_change=cfg.break_min_change, z=cfg.break_z, nuisance=levels, common=pred,
             theta=self._x[:n], steady=self._steady(),
             error_step=(cfg.error_step_min, cfg.error_step_max),
+            master_step_min=cfg.master_step_min, late_rows=late_rows,
         )  # fmt: skip
         if found is None:
             return None
+        if isinstance(found, Deferred) or (found.master and (found.row or not seen)):
+            # a step that the next block finds from its first row, if the master's, is taken
+            self._master_seen = len(filled) - found.row
+            return Deferred(found.row)
+        if found.master:  # the master's readings from here on, as before the step
+            filled[:, 0] /= 1.0 + found.change
+            self._master_scale *= 1.0 + found.change
+            self._master_step_var += (found.change / found.z) ** 2
+            self._master_steps.append(replace(found, row=-seen))  # where it was first seen
+            return np.asarray(phi[:, :p] @ self._x)
         j, before, after = found.meter, slice(0, found.row), slice(found.row, None)
         x_old = self._x.copy()
         if (x_old[j] + found.change < 0) != (x_old[j] < 0):
@@ -738,7 +799,7 @@ class AreaErrorEstimator:
             cov_scale=self._birge,
         )
         self._common, self._suspect = 100.0 * shift.error, shift.suspect
-        u_type_b = cfg.master_uncertainty_pct / 100.0
+        u_type_b = math.hypot(cfg.master_uncertainty_pct / 100.0, math.sqrt(self._master_step_var))
         if self._suspect and cfg.recentre_on_master_suspect:
             eps = (1.0 + eps) / (1.0 + shift.error) - 1.0
             u_type_b = shift.uncertainty
@@ -770,6 +831,7 @@ class AreaErrorEstimator:
             "debt": floats_out(self._debt),
             "residuals": floats_out(self._residuals),
             "model": floats_out(self._model),
+            "master": [self._master_scale, self._master_step_var, self._master_seen],
             **self._noise.to_plain(),
         }
 
@@ -779,9 +841,9 @@ class AreaErrorEstimator:
         if state.get("kind") == _KIND and state.get("version") in (1, 2):
             # v1 had a fixed white level, v2 a window of single rows: a new window starts
             state = {k: v for k, v in state.items() if k != "noise"} | {"version": 3}
-        if state.get("kind") == _KIND and state.get("version") in (3, 4, 5):
+        if state.get("kind") == _KIND and state.get("version") in (3, 4, 5, 6):
             # v3's debts had no level correction; before v6 the load-loss columns' register
-            # noise was not corrected: it starts from now
+            # noise was not corrected, before v7 no master step was found: they start from now
             state = state | {"version": _VERSION}
         check_version(state, _KIND, _VERSION)
         est = cls(state["meter_ids"], EstimatorConfig(**state["config"]))
@@ -806,6 +868,9 @@ class AreaErrorEstimator:
         est._states = np.array(state["states"], dtype=np.int64)
         debt = floats_in(state["debt"], 0.0).reshape(-1, n + 1)
         est._debt = np.vstack([debt, np.zeros((3 - len(debt), n + 1))])  # v3 had no variance
+        scale, var, seen = state.get("master", (1.0, 0.0, 0))
+        est._master_scale, est._master_step_var = float(scale), float(var)
+        est._master_seen = int(seen)
         est._refresh()
         est._residuals = floats_in(state["residuals"], math.nan)
         est._model = floats_in(state.get("model", []), math.nan)

@@ -13,8 +13,8 @@ a legal-limit decision (:func:`~detectors.conformity.decide`), and events are em
   many healthy meters' estimates across their limits before the estimator settles; on
   simulated fleets those one-to-seven-day excursions were most of the false orders, while a
   truly out-of-tolerance meter stays out. Only days on which the meter reported count, and only
-  days on which the area's balance was *quiet*: after a balance break (a master meter's step
-  shows as one too) or an error step, a tamper suspect, a stuck register or reverse energy
+  days on which the area's balance was *quiet*: after a balance break, an error step or a
+  master step, a tamper suspect, a stuck register or reverse energy
   anywhere in the area, that day and the ``settle_days`` (14, the noise level's window) after
   it count for no one.
   Such a disturbance moves the neighbours' estimates, and its misfit sits in the noise level,
@@ -39,6 +39,10 @@ a legal-limit decision (:func:`~detectors.conformity.decide`), and events are em
   (a component failing; :mod:`detectors.breaks`). The estimator re-opens it as after a
   break, and the area's balance counts as disturbed the same way, but nothing is held: the
   meter's new error is what its decisions, and any order, are about.
+- ``meterwatch.meter.master_step.v1`` when the master's own error steps by 1 % or more
+  (:mod:`detectors.breaks`): the estimator divides its readings by the steps from then on
+  instead of letting every meter's estimate follow it; the area's balance counts as disturbed
+  as after a break.
 - ``meterwatch.meter.clock_offset.v1`` when the interval a skewed meter's readings belong to
   is settled by the balance (:meth:`AreaEstimation._align`): its clock's offset, whole
   intervals included, so that it can be set right.
@@ -70,8 +74,8 @@ from stream.area_watch import DriftWatch, TamperWatch, WatchConfig
 from stream.cloudevents import make_event
 from stream.intervals import AssemblerConfig, IntervalAssembler, IntervalBlock
 
-DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/6"  # its snapshot version
-BREAK_DETECTOR: Final = "detectors.breaks.find_break/2"  # 2: steps of a meter's error
+DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/7"  # its snapshot version
+BREAK_DETECTOR: Final = "detectors.breaks.find_break/3"  # 2: a meter's error; 3: the master's
 ALIGNMENT_DETECTOR: Final = "detectors.alignment.shift_decision/1"
 RULE: Final = "JCGM 106 guarded decision, w = k*u"
 # data-quality findings that disturb the whole area's balance (as balance breaks and tamper
@@ -298,11 +302,26 @@ class AreaEstimation:
 
     def _breaks(self, frame: ReadingFrame, end_ts: int) -> list[dict[str, Any]]:
         """An event for each meter whose θ broke in the block just added (its orders are held)
-        or whose error stepped (not held)."""
+        or whose error stepped (not held), and for the master if its error stepped."""
         assert self._estimator is not None
         interval_s = self.config.assembler.interval_s
         fed = len(self._estimator.balance_residuals_wh)  # rows of the block the estimator took
         events = []
+        for found in self._estimator.master_steps:
+            since = end_ts - (fed - found.row) * interval_s
+            self._disturbed.append(since)
+            evidence = {
+                "since": since,
+                "step_pct": 100.0 * found.change,
+                "z": found.z,
+                "scale": self._estimator.master_scale,
+                "action": "test the master meter; the balance divides its readings by the scale",
+            }
+            events.append(
+                self._meter_event(
+                    frame, "master_step", BREAK_DETECTOR, self.registry.master, end_ts, evidence
+                )
+            )
         for meter, found in self._estimator.breaks:
             since = end_ts - (fed - found.row) * interval_s
             self._disturbed.append(since)

@@ -129,8 +129,8 @@ def _report(
     same = sum(latest_stream.get(m) == d for m, d in latest_offline.items())
     kinds = Counter(e["type"].split(".")[2] for e in events)
     metrology = (
-        "out_of_tolerance", "inconclusive", "balance_break", "error_step", "drift_warning",
-        "tamper_suspected", "clock_offset",
+        "out_of_tolerance", "inconclusive", "balance_break", "error_step", "master_step",
+        "drift_warning", "tamper_suspected", "clock_offset",
     )  # fmt: skip
 
     def decided(type_: str) -> bool:

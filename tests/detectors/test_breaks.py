@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.breaks import find_break, plausible_step
+from detectors.breaks import Deferred, find_break, plausible_step
 
 
 def _day(seed: int, n: int = 30, t: int = 96) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +89,33 @@ def test_a_step_of_the_master_is_no_meters_break() -> None:
     bypass = noise + 0.5 * x[:, 4]  # a meter's own step is still its own
     own = find_break(x, read, bypass, var, theta_var, min_change=0.3, z=8.0, common=model)
     assert own is not None and (own.meter, own.row) == (4, 0)
+    master = find_break(  # asked for, the master's step is a finding of its own
+        x, read, residuals, var, theta_var, min_change=0.3, z=8.0, common=model,
+        master_step_min=0.01,
+    )  # fmt: skip
+    assert master is not None and master.master and (master.meter, master.row) == (30, 24)
+    assert round(master.change, 4) == -0.0146
+    smaller = find_break(
+        x, read, residuals, var, theta_var, min_change=0.3, z=8.0, common=model,
+        master_step_min=0.02,
+    )  # fmt: skip
+    assert smaller is None
+
+
+def test_a_step_late_in_the_block_is_left_to_the_next() -> None:
+    """The same step of the master from row 72: within the block's last 8 hours it has too few
+    rows to tell who stepped, so the block leaves it to the next one, which sees it from its
+    first row on. Without the late window (``late_rows`` 0) it is taken from these 24 rows."""
+    x, noise = _day(6)
+    x[:, 5] = 150.0 + np.random.default_rng(7).normal(0.0, 5.0, 96)
+    model = x.sum(axis=1)
+    residuals = noise - 0.015 * np.where(np.arange(96) >= 72, model, 0.0)
+    read, var, theta_var = np.ones_like(x, dtype=bool), np.full(96, 15.0**2), np.full(30, 1e-4)
+    args = (x, read, residuals, var, theta_var)
+    kwargs = {"min_change": 0.3, "z": 8.0, "common": model, "master_step_min": 0.01}
+    assert find_break(*args, **kwargs) == Deferred(72)
+    now = find_break(*args, **kwargs, late_rows=0)
+    assert now is not None and now.master and now.row == 72 and round(now.change, 4) == -0.0147
 
 
 def test_only_steps_an_installation_can_take_are_breaks() -> None:
