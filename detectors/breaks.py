@@ -42,14 +42,15 @@ the estimator then rescales the master's readings rather than letting every θ f
 over its long memory, during which the misfit is not spread evenly (the meters whose data
 weigh most take most of it). In an area of 100 whose master read 1.2 % low from 06:00 of
 day 8 on, the estimates without the rescaling had a mean error of 3.35 % and 61 % coverage
-after day 9, against 1.49 % and 93 % with it (1.31 % and 94 % without the step). Its floor
+after day 9, against 1.50 % and 92 % with it (1.31 % and 94 % without the step). Its floor
 (1 %, :class:`~detectors.energy_balance.EstimatorConfig`) is there because on a simulated
 fleet a comm gap's 72 hours of consumption, settled in one reading, posed as a −0.74 % step
 at z 9.2; the simulator's true steps are 1-3 %, so how smaller true ones fare is not
 measured. A rescaling lasts, so the estimator takes a master's step only when the next block
-sees it again from its first row (below); once, in an area whose largest meter rejoined
-after days of guessed consumption and two neighbours re-opened by false breaks, a −1.7 %
-step of the master was found at z 13.8 in the block it rejoined, and not in the next.
+sees it again from its first row (below, and :mod:`detectors.energy_balance`). Once, in an
+area whose largest meter rejoined after days of guessed consumption and two neighbours were
+re-opened by false breaks, a −1.7 % step of the master was found at z 13.8 in the block it
+rejoined, and not in the next.
 
 **A step late in a block** has few rows to tell who stepped: household profiles and the
 area's total are all positive and alike over a few evening hours. A master step of −2.9 %
@@ -112,9 +113,13 @@ class Break:
 
 @dataclass(frozen=True)
 class Deferred:
-    """A step from ``row`` on, too late in the block to tell whose it is."""
+    """A step (``found``) too late in the block to tell whose it is."""
 
-    row: int
+    found: Break
+
+    @property
+    def row(self) -> int:
+        return self.found.row
 
 
 def find_break(
@@ -220,7 +225,7 @@ def find_break(
             return None
         found = Break(int(j), row, change, z_j, of_error)
     if 0 < row > t_len - late_rows:
-        return Deferred(row)  # the next block sees the step from its first row on
+        return Deferred(found)  # the next block sees the step from its first row on
     return found
 
 

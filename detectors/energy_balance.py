@@ -99,10 +99,13 @@ block, with the master unread from its row on (:class:`detectors.breaks.Deferred
 block sees it from its first row, and nothing is learned from the rows meanwhile. A step of
 the master's own error by ``master_step_min`` (1 %) or more, at the same ``z``, is left to the
 next block the same way wherever it starts; when that block finds it again from its first
-row, it is taken as what it is: the master's readings from there on, and in every later
-block, are divided by ``master_scale`` (the product of ``1 + step`` over its steps), so no θ
-has to follow it. Each step's variance (``(step/z)²``) joins the master's Type B
-uncertainty: an estimate corrected by it is no better known than the step. It is reported
+row, of a size the two agree on within 3 standard uncertainties, it is taken as what it is,
+at the size both weigh in on (inverse-variance mean): the master's readings from there on,
+and in every later block, are divided by ``master_scale`` (the product of ``1 + step`` over
+its steps), so no θ has to follow it. Each step's variance (``(step/z)²``) joins the
+master's Type B uncertainty: an estimate corrected by it is no better known than the step.
+In a fleet's area whose master stepped by −2.26 %, the first block measured −2.27 %, the
+confirming block −2.72 % (z 9.4), and together −2.42 %. It is reported
 (:attr:`AreaErrorEstimator.master_steps`).
 
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the
@@ -259,7 +262,9 @@ class AreaErrorEstimator:
         self._master_steps: list[Break] = []
         self._master_scale = 1.0  # the master's readings are divided by this (its steps)
         self._master_step_var = 0.0  # the steps' relative variances, summed
-        self._master_seen = 0  # the master stepped this many rows before the block (to confirm)
+        # a step left to this block to confirm: rows before the block, its change and variance if
+        # it looked like the master's (else inf)
+        self._master_seen: tuple[int, float, float] = (0, 0.0, math.inf)
         self._refresh()
 
     # ------------------------------------------------------------------ results
@@ -394,9 +399,9 @@ class AreaErrorEstimator:
         that the block cannot place (:class:`~detectors.breaks.Deferred`) is left to the next
         one: the block is processed again with the master unread from the step's row on."""
         cfg, n = self.config, len(self._ids)
-        seen = self._master_seen if defer else 0  # a master's step left to this block
+        seen = self._master_seen if defer else (0, 0.0, math.inf)  # a step left to this block
         if defer:
-            self._master_seen = 0
+            self._master_seen = (0, 0.0, math.inf)
         p, t_len = n + _LOSS_TERMS, len(rows)
         single = ~np.isnan(rows)
         single[1:] &= single[:-1]
@@ -535,7 +540,7 @@ class AreaErrorEstimator:
         var: FloatArray,
         levels: FloatArray,
         late_rows: int,
-        seen: int,
+        seen: tuple[int, float, float],
     ) -> FloatArray | Deferred | None:
         """Re-open the meter whose θ broke in this block, if one did (see :meth:`breaks`), or
         rescale the master's readings if its error stepped; the model with the step, to
@@ -559,16 +564,29 @@ class AreaErrorEstimator:
         )  # fmt: skip
         if found is None:
             return None
-        if isinstance(found, Deferred) or (found.master and (found.row or not seen)):
-            # a step that the next block finds from its first row, if the master's, is taken
-            self._master_seen = len(filled) - found.row
-            return Deferred(found.row)
-        if found.master:  # the master's readings from here on, as before the step
-            filled[:, 0] /= 1.0 + found.change
-            self._master_scale *= 1.0 + found.change
-            self._master_step_var += (found.change / found.z) ** 2
-            self._master_steps.append(replace(found, row=-seen))  # where it was first seen
+        step = found.found if isinstance(found, Deferred) else found
+        own = (step.change / step.z) ** 2  # its variance
+        back, first, first_var = seen
+        # the master's step is taken when the next block finds it from its first row, of a size
+        # the two agree on within 3 standard uncertainties (the size both weigh in on)
+        agree = not abs(step.change - first) > 3.0 * math.sqrt(own + first_var)
+        if step.master and not isinstance(found, Deferred) and step.row == 0 and back and agree:
+            var = 1.0 / (1.0 / own + 1.0 / first_var)
+            change = var * (step.change / own + first / first_var)
+            filled[:, 0] /= 1.0 + change  # the master's readings, as before the step
+            self._master_scale *= 1.0 + change
+            self._master_step_var += var
+            self._master_steps.append(
+                replace(step, row=-back, change=change, z=abs(change) / math.sqrt(var))
+            )
             return np.asarray(phi[:, :p] @ self._x)
+        if isinstance(found, Deferred) or step.master:  # seen once: the next block confirms
+            self._master_seen = (
+                len(filled) - step.row,
+                step.change,
+                own if step.master else math.inf,
+            )
+            return Deferred(step)
         j, before, after = found.meter, slice(0, found.row), slice(found.row, None)
         x_old = self._x.copy()
         if (x_old[j] + found.change < 0) != (x_old[j] < 0):
@@ -831,7 +849,7 @@ class AreaErrorEstimator:
             "debt": floats_out(self._debt),
             "residuals": floats_out(self._residuals),
             "model": floats_out(self._model),
-            "master": [self._master_scale, self._master_step_var, self._master_seen],
+            "master": floats_out([self._master_scale, self._master_step_var, *self._master_seen]),
             **self._noise.to_plain(),
         }
 
@@ -868,9 +886,11 @@ class AreaErrorEstimator:
         est._states = np.array(state["states"], dtype=np.int64)
         debt = floats_in(state["debt"], 0.0).reshape(-1, n + 1)
         est._debt = np.vstack([debt, np.zeros((3 - len(debt), n + 1))])  # v3 had no variance
-        scale, var, seen = state.get("master", (1.0, 0.0, 0))
+        scale, var, back, first, first_var = floats_in(
+            state.get("master", [1.0, 0.0, 0.0, 0.0, None]), math.inf
+        )
         est._master_scale, est._master_step_var = float(scale), float(var)
-        est._master_seen = int(seen)
+        est._master_seen = (int(back), float(first), float(first_var))
         est._refresh()
         est._residuals = floats_in(state["residuals"], math.nan)
         est._model = floats_in(state.get("model", []), math.nan)

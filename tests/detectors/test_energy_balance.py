@@ -243,7 +243,7 @@ def test_older_snapshots_still_restore(area) -> None:  # type: ignore[no-untyped
     v6 = {k: v for k, v in new.items() if k != "master"} | {"version": 6}
     twin = AreaErrorEstimator.restore(v6)  # no master step was looked for: none found so far
     np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
-    assert twin.master_scale == 1.0 and twin.snapshot()["master"] == [1.0, 0.0, 0]
+    assert twin.master_scale == 1.0 and twin.snapshot()["master"] == [1.0, 0.0, 0.0, 0.0, None]
     v5 = {k: v for k, v in new.items() if k != "loss_eiv"} | {"version": 5}
     twin = AreaErrorEstimator.restore(v5)  # the load-loss columns' correction starts at 0
     assert np.isfinite(twin.errors_pct).all()
@@ -399,9 +399,10 @@ def _run_days(est: AreaErrorEstimator, master, meters, days: range) -> tuple[lis
 
 def test_a_step_of_the_master_rescales_its_readings() -> None:
     """From 06:00 of day 8 the master reads 1.2 % low. Seen there, the step is left to the
-    next block with the master unread from it; day 9 sees it again from its first row
-    (−1.15 %), and the master's readings are rescaled from there on: the estimates end as
-    good as without the step (MAE 0.96 % against 0.92 %, the same 91 % coverage). Taken as no
+    next block with the master unread from it; day 9 sees it again from its first row, and
+    the master's readings are rescaled from there on by the size both days weigh in on
+    (−1.17 %): the estimates end nearly as good as without the step (MAE 0.96 % against
+    0.92 %, 90 % coverage against 91 %). Taken as no
     one's step (``master_step_min`` inf, as before), no meter broke, but every θ followed it
     over days: MAE 3.37 % after day 8, 3.35 % with 61 % coverage after day 9, 1.65 % at the
     end. A restored snapshot continues with the same scale."""
@@ -411,12 +412,12 @@ def test_a_step_of_the_master_rescales_its_readings() -> None:
     twin = AreaErrorEstimator.restore(json.loads(json.dumps(est.snapshot())))
     _run_days(est, master, area.meters_wh, range(12, 16))
     _run_days(twin, master, area.meters_wh, range(12, 16))
-    assert breaks == [] and steps == [(9, -72, -0.0115)] and round(est.master_scale, 4) == 0.9885
+    assert breaks == [] and steps == [(9, -72, -0.0117)] and round(est.master_scale, 4) == 0.9883
     np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
     np.testing.assert_array_equal(twin.uncertainty_pct, est.uncertainty_pct)
     clean = AreaErrorEstimator(area.meter_ids)
     _run_days(clean, area.master_wh, area.meters_wh, range(16))
-    for fitted, mae, covered in ((est, 0.96, 0.91), (clean, 0.92, 0.91)):
+    for fitted, mae, covered in ((est, 0.96, 0.9), (clean, 0.92, 0.91)):
         error = np.abs(fitted.errors_pct - area.true_error_pct[-1])
         assert round(float(error.mean()), 2) == mae
         assert round(float((error <= 1.96 * fitted.uncertainty_pct).mean()), 2) == covered
