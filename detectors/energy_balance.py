@@ -571,13 +571,13 @@ class AreaErrorEstimator:
         # the two agree on within 3 standard uncertainties (the size both weigh in on)
         agree = not abs(step.change - first) > 3.0 * math.sqrt(own + first_var)
         if step.master and not isinstance(found, Deferred) and step.row == 0 and back and agree:
-            var = 1.0 / (1.0 / own + 1.0 / first_var)
-            change = var * (step.change / own + first / first_var)
+            both = 1.0 / (1.0 / own + 1.0 / first_var)  # the variance of the two weighed
+            change = both * (step.change / own + first / first_var)
             filled[:, 0] /= 1.0 + change  # the master's readings, as before the step
             self._master_scale *= 1.0 + change
-            self._master_step_var += var
+            self._master_step_var += both
             self._master_steps.append(
-                replace(step, row=-back, change=change, z=abs(change) / math.sqrt(var))
+                replace(step, row=-back, change=change, z=abs(change) / math.sqrt(both))
             )
             return np.asarray(phi[:, :p] @ self._x)
         if isinstance(found, Deferred) or step.master:  # seen once: the next block confirms
