@@ -359,6 +359,7 @@ class Run:
     special: list[np.ndarray] = field(default_factory=list)  # tiny or collinear meters
     suspect: list[bool] = field(default_factory=list)
     breaks: list[bool] = field(default_factory=list)  # one per break: a step of the error?
+    master_steps: int = 0
     white: list[np.ndarray] = field(default_factory=list)  # per area: white level / its floor
     seconds: float = 0.0
 
@@ -380,6 +381,7 @@ def run_area(area: SyntheticArea, config: EstimatorConfig, out: Run, oracle: boo
         e[d], u[d], ident[d] = est.errors_pct, est.uncertainty_pct, est.identifiable
         said[d] = decide(e[d], u[d], MPE, identifiable=ident[d])
         out.breaks += [b.error_step for _, b in est.breaks]
+        out.master_steps += len(est.master_steps)
         white[d] = (
             est.white_noise_var_wh2 / (config.white_noise_fraction * est.reference_load_wh) ** 2
         )
@@ -981,7 +983,8 @@ def main() -> None:
     )
     say(
         f"Balance breaks found: {len(main_run.breaks)}, {sum(main_run.breaks)} of them steps of "
-        "a meter's error (these areas have no bypass, miswiring or step of any meter's error)"
+        f"a meter's error; steps of the master taken: {main_run.master_steps} (these areas have "
+        "no bypass, miswiring, step of any meter's error or of the master's)"
     )
     say()
     late_rate = estimator_speed(speed_area)

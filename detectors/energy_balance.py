@@ -94,9 +94,10 @@ never re-opened and within ``break_min_change`` of θ = 1 may also take a smalle
 *error*: ``|δ|`` from ``error_step_min`` to ``error_step_max`` (2-10 %), a component failing
 rather than an installation; it is re-opened the same way. The
 break is reported (:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns this off.
-A step found within the last ``break_late_rows`` (32: 8 h) of a block is left to the next
-block, with the master unread from its row on (:class:`detectors.breaks.Deferred`): the next
-block sees it from its first row, and nothing is learned from the rows meanwhile. A step of
+A step found within the last ``break_late_rows`` (32: 8 h) of a block that could be the
+master's is left to the next block, with the master unread from its row on
+(:class:`detectors.breaks.Deferred`): the next block sees it from its first row, and
+nothing is learned from the rows meanwhile. A step of
 the master's own error by ``master_step_min`` (1 %) or more, at the same ``z``, is left to the
 next block the same way wherever it starts; when that block finds it again from its first
 row, of a size the two agree on within 3 standard uncertainties, it is taken as what it is,
@@ -561,6 +562,7 @@ class AreaErrorEstimator:
             theta=self._x[:n], steady=self._steady(),
             error_step=(cfg.error_step_min, cfg.error_step_max),
             master_step_min=cfg.master_step_min, late_rows=late_rows,
+            unsure=np.where(read, phi[:, :n], 0.0)[:, ~self._ident & ~self._never_broken()],
         )  # fmt: skip
         if found is None:
             return None
@@ -612,11 +614,13 @@ class AreaErrorEstimator:
         self._refresh()
         return centre
 
+    def _never_broken(self) -> BoolArray:
+        return np.asarray(self._prior_sd == self.config.prior_sd)
+
     def _steady(self) -> BoolArray:
         """Meters that may take a step of their error: never re-opened, θ near 1."""
-        n, cfg = len(self._ids), self.config
-        never_broken = self._prior_sd == cfg.prior_sd
-        return np.asarray(never_broken & (np.abs(self._x[:n] - 1.0) < cfg.break_min_change))
+        near = np.abs(self._x[: len(self._ids)] - 1.0) < self.config.break_min_change
+        return np.asarray(self._never_broken() & near)
 
     def _marginalise_levels(
         self, meters: npt.NDArray[np.intp], sd: FloatArray, guess: FloatArray, owes: BoolArray

@@ -405,13 +405,15 @@ def test_a_step_of_the_master_rescales_its_readings() -> None:
     0.92 %, 90 % coverage against 91 %). Taken as no
     one's step (``master_step_min`` inf, as before), no meter broke, but every θ followed it
     over days: MAE 3.37 % after day 8, 3.35 % with 61 % coverage after day 9, 1.65 % at the
-    end. A restored snapshot continues with the same scale."""
+    end. A snapshot taken while day 9 is to confirm the step continues the same way."""
     area, master = _master_step(24, -0.012)
     est = AreaErrorEstimator(area.meter_ids)
-    breaks, steps = _run_days(est, master, area.meters_wh, range(12))
-    twin = AreaErrorEstimator.restore(json.loads(json.dumps(est.snapshot())))
-    _run_days(est, master, area.meters_wh, range(12, 16))
-    _run_days(twin, master, area.meters_wh, range(12, 16))
+    breaks, steps = _run_days(est, master, area.meters_wh, range(9))
+    state = json.loads(json.dumps(est.snapshot()))  # with the step left to day 9
+    assert breaks == steps == [] and state["master"][2] == 72
+    twin = AreaErrorEstimator.restore(state)
+    breaks, steps = _run_days(est, master, area.meters_wh, range(9, 16))
+    assert _run_days(twin, master, area.meters_wh, range(9, 16)) == (breaks, steps)
     assert breaks == [] and steps == [(9, -72, -0.0117)] and round(est.master_scale, 4) == 0.9883
     np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
     np.testing.assert_array_equal(twin.uncertainty_pct, est.uncertainty_pct)
