@@ -106,7 +106,9 @@ and in every later block, are divided by ``master_scale`` (the product of ``1 + 
 its steps), so no θ has to follow it. Each step's variance (``(step/z)²``) joins the
 master's Type B uncertainty: an estimate corrected by it is no better known than the step.
 In a fleet's area whose master stepped by −2.26 %, the first block measured −2.27 %, the
-confirming block −2.72 % (z 9.4), and together −2.42 %. It is reported
+confirming block −2.72 % (z 9.4), and together −2.42 % (before the re-opened meters' steps
+were fitted with the master's, after which that step was not found at all:
+:mod:`detectors.breaks`). It is reported
 (:attr:`AreaErrorEstimator.master_steps`).
 
 **Uncertainty (GUM).** ``C = max(1, s², r)·M⁻¹``, ``M`` the posterior information, ``s²`` the

@@ -40,7 +40,9 @@ a legal-limit decision (:func:`~detectors.conformity.decide`), and events are em
   break, and the area's balance counts as disturbed the same way, but nothing is held: the
   meter's new error is what its decisions, and any order, are about.
 - ``meterwatch.meter.master_step.v1`` when the master's own error steps by 1 % or more
-  (:mod:`detectors.breaks`): the estimator divides its readings by the steps from then on
+  (:mod:`detectors.breaks`; seen in one block and again from the start of the next, whose
+  end dates the event, ``since`` where it was first seen): the estimator divides its
+  readings by the steps from then on
   instead of letting every meter's estimate follow it; the area's balance counts as disturbed
   as after a break.
 - ``meterwatch.meter.clock_offset.v1`` when the interval a skewed meter's readings belong to
