@@ -97,9 +97,9 @@ break is reported (:attr:`AreaErrorEstimator.breaks`); ``detect_breaks`` turns t
 A step found within the last ``break_late_rows`` (32: 8 h) of a block that could be the
 master's is left to the next block, with the master unread from its row on
 (:class:`detectors.breaks.Deferred`): the next block sees it from its first row, and
-nothing is learned from the rows meanwhile. A step of
-the master's own error by ``master_step_min`` (1 %) or more, at the same ``z``, is left to the
-next block the same way wherever it starts; when that block finds it again from its first
+nothing is learned from the rows meanwhile. A step of the master's own error by
+``master_step_min`` (1 %) or more, at the same ``z``, is left to the next block the same way
+wherever it starts; when that block finds it again from its first
 row, of a size the two agree on within 3 standard uncertainties, it is taken as what it is,
 at the size both weigh in on (inverse-variance mean): the master's readings from there on,
 and in every later block, are divided by ``master_scale`` (the product of ``1 + step`` over
@@ -558,13 +558,14 @@ class AreaErrorEstimator:
         cfg, n = self.config, len(self._ids)
         p = n + _LOSS_TERMS
         theta_var = self._birge * (self._chol_inv[:, :n] ** 2).sum(axis=0)
+        unsure = ~self._ident & ~self._never_broken()  # re-opened, not known again yet
         found = find_break(  # only a θ that was known can break: identifiable meters
             phi[:, :n], read & self._ident, filled[:, 0] - pred, var, theta_var,
             min_change=cfg.break_min_change, z=cfg.break_z, nuisance=levels, common=pred,
             theta=self._x[:n], steady=self._steady(),
             error_step=(cfg.error_step_min, cfg.error_step_max),
             master_step_min=cfg.master_step_min, late_rows=late_rows,
-            unsure=np.where(read, phi[:, :n], 0.0)[:, ~self._ident & ~self._never_broken()],
+            unsure=np.where(read[:, unsure], phi[:, :n][:, unsure], 0.0),
         )  # fmt: skip
         if found is None:
             return None

@@ -427,6 +427,7 @@ def test_a_step_of_the_master_rescales_its_readings() -> None:
     assert _run_days(followed, master, area.meters_wh, range(16)) == ([], [])
     error = np.abs(followed.errors_pct - area.true_error_pct[-1])
     assert round(float(error.mean()), 2) == 1.65
+    assert (error <= 1.96 * followed.uncertainty_pct).all()  # its misfit widened u
 
 
 def test_a_step_late_in_a_block_is_found_in_the_next() -> None:
