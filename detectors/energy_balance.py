@@ -64,6 +64,13 @@ marginalised out exactly (Schur) at its end, like the per-day loss effect. The r
 teach θ only what does not depend on the guess's level. A level is added where it outweighs
 the cells' own spread (``r·(sd·mean_i)² ≥ var_i`` over r > 1 cells; one cell's error is its
 own, already in its variance), so blocks without long guesses are processed as before.
+The level also moves within the block: each hour (``guess_shape_rows`` 4) of such a meter's
+guess adds a deviation of the same prior (a nuisance correcting no debt). A household's use
+runs above or below its mean for hours (away, the evening peak), and the whitened balance
+weighs such a run as a misfit that neighbours' θ must explain: with one level per block, a
+fleet area's register stuck for its last 37 days took the 99 bystanders' MAE from 0.44 %
+(no fault) to 2.01 %; with hourly levels 0.73 %, and 0.66 % with its true use as the guess
+(``simulators`` fleet, seed 12, area 0, as shipped otherwise).
 *Settlement*: before marginalising, the block's joint posterior (θ, loss terms, levels)
 estimates each open span's level, ``η̂_i ± s_i``; the debt becomes the guess as the balance
 corrected it, ``G_i·(1 + η̂_i/θ̂_i)``, with variance ``(G_i·s_i/θ̂_i)²`` (summed over the
@@ -188,6 +195,7 @@ class EstimatorConfig:
     noise_window_days: float = 14.0
     split_cv: float = 0.5
     guess_level_sd: float = 1.0
+    guess_shape_rows: int = 4
     huber_c: float = 3.0
     detect_breaks: bool = True
     break_min_change: float = 0.3
@@ -445,7 +453,7 @@ class AreaErrorEstimator:
         read = (bridge[:, 1:] == 0) & (kind[:, 1:] != UNKNOWN)  # imputed errors are Berkson
         nuisance, levels, level_sd = level_nuisances(
             kind, filled, mean, var, first, owed_var,
-            np.abs(_away_from_zero(self._x[:n])), cfg.guess_level_sd,
+            np.abs(_away_from_zero(self._x[:n])), cfg.guess_level_sd, cfg.guess_shape_rows,
         )  # fmt: skip
         centre = pred  # the model the block is winsorised around
         if cfg.detect_breaks:

@@ -27,6 +27,8 @@ def level_nuisances(
     owed_var: FloatArray,
     theta: FloatArray,
     guess_level_sd: float,
+    shape_rows: int = 0,
+    max_shapes: int = 96,
 ) -> tuple[IntpArray, FloatArray, FloatArray]:
     """The block's level nuisances: (meter or −1, column (T, k), prior sd (k,)).
 
@@ -37,6 +39,16 @@ def level_nuisances(
     cell's error is its own, already in its variance). A settled debt's level correction
     errs by one amount spread evenly over the rows its remainder is split on: a nuisance of
     prior sd ``θ̂_i`` on the column ``√owed_var/rows`` there (meter −1: it corrects no debt).
+
+    With ``shape_rows`` > 0, a guessed meter's level also moves within the block: each
+    segment of ``shape_rows`` rows adds its own deviation, ``δ_is·g_t`` on the segment's
+    guessed cells, prior sd ``guess_level_sd·θ̂_i`` (meter −1). A household's use over the
+    next hours is not its mean: an absence, the evening peak, a heating day. The cells' own
+    variance treats those errors as independent, but they run in the same direction for
+    hours, and the balance, whose register noise telescopes, weighs such a run as a misfit
+    its neighbours' θ must explain (on a fleet area, one register stuck for 37 days took 99
+    bystanders' MAE from 0.44 % to 2.01 %; 0.73 % with hourly segments). Segments are
+    widened so that the block has at most ``max_shapes`` of them.
     """
     t_len = len(filled)
     guessed = kind[:, 1:] == UNKNOWN
@@ -45,16 +57,34 @@ def level_nuisances(
     settled = np.flatnonzero(owed_var[1:] > 0)
     ends = first[1 + settled]
     span = np.arange(t_len)[:, None] <= ends[None, :]
+    guesses = np.where(guessed[:, tail], filled[:, 1 + tail], 0.0)
+    shapes, owner = _shape_deviations(guesses, shape_rows, max_shapes)
     return (
-        np.concatenate([tail, np.full(settled.size, -1)]),
-        np.hstack(
-            [
-                np.where(guessed[:, tail], filled[:, 1 + tail], 0.0),
-                span * (np.sqrt(owed_var[1 + settled]) / (ends + 1))[None, :],
-            ]
+        np.concatenate([tail, np.full(settled.size + owner.size, -1)]),
+        np.hstack([guesses, span * (np.sqrt(owed_var[1 + settled]) / (ends + 1))[None, :], shapes]),
+        np.concatenate(
+            [guess_level_sd * theta[tail], theta[settled], guess_level_sd * theta[tail][owner]]
         ),
-        np.concatenate([guess_level_sd * theta[tail], theta[settled]]),
     )
+
+
+def _shape_deviations(guesses: FloatArray, rows: int, most: int) -> tuple[FloatArray, IntpArray]:
+    """The guessed columns cut into segments of ``rows`` rows (widened to at most ``most``
+    segments in all), segments without a guess dropped; and each one's column in
+    ``guesses``."""
+    t_len, m = guesses.shape
+    if rows <= 0 or m == 0:
+        return np.zeros((t_len, 0)), np.zeros(0, dtype=np.intp)
+    rows = max(rows, -(-t_len * m // most))
+    segment = np.arange(t_len) // rows
+    cut = np.where(
+        segment[:, None, None] == np.arange(segment[-1] + 1)[None, :, None],
+        guesses[:, None, :],
+        0.0,
+    )
+    cut = cut.reshape(t_len, -1)  # segment-major: (segment, meter)
+    some = np.flatnonzero(np.abs(cut).sum(axis=0) > 0)
+    return cut[:, some], (some % m).astype(np.intp)
 
 
 def marginalise_levels(

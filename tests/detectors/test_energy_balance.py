@@ -335,6 +335,31 @@ def test_snapshot_mid_outage_continues_identically() -> None:
     np.testing.assert_array_equal(twin.uncertainty_pct, est.uncertainty_pct)
 
 
+def test_a_long_guess_moving_by_the_hour_spares_the_neighbours() -> None:
+    """The largest of 40 households is not read from 10:30 of day 2 on (a stuck register as
+    the stream leaves it out: its span is written off after every block). Its use is guessed
+    at its mean; the truth runs above and below that for hours. With one level for the whole
+    block, its neighbours' θ took the runs up: MAE 6.02 % with 69 % of them covered at day
+    14. With the level moving every hour (``guess_shape_rows`` 4), 2.32 % and 92 %."""
+    spec = AreaSpec(n_meters=40, days=14, oot_fraction=0.0, missing_rate=0.0)
+    area = generate_area(np.random.default_rng(11), spec)
+    j = int(np.argmax(area.true_load_wh.mean(axis=0)))
+    meters = area.meters_wh.copy()
+    meters[2 * DAY + 42 :, j] = np.nan
+    others = np.arange(40) != j
+    found = []
+    for rows in (0, 4):
+        est = AreaErrorEstimator(area.meter_ids, EstimatorConfig(guess_shape_rows=rows))
+        for d in range(14):
+            est.update(area.master_wh[d * DAY : (d + 1) * DAY], meters[d * DAY : (d + 1) * DAY])
+            if d >= 2:
+                est.write_off([area.meter_ids[j]])
+        error = np.abs(est.errors_pct - area.true_error_pct[-1])[others]
+        covered = error <= 1.96 * est.uncertainty_pct[others]
+        found.append((round(float(error.mean()), 2), round(float(covered.mean()), 2)))
+    assert found == [(6.02, 0.69), (2.32, 0.92)]
+
+
 def test_a_reversed_meter_is_a_break_and_does_not_drag_its_neighbours() -> None:
     """From 06:00 of day 8 one household (the 10th-largest of 100) is wired backwards: its
     register runs on the export side, so the balance gets minus its consumption."""

@@ -23,6 +23,42 @@ def test_long_guesses_and_settled_debts_get_a_level_and_single_cells_do_not() ->
     np.testing.assert_array_equal(sd, [1.0, 0.98])
 
 
+def test_a_long_guess_also_moves_by_segment() -> None:
+    """With ``shape_rows`` 2, meter a's guess (rows 1-3) gets a deviation in each segment of
+    two rows that it has guessed cells in, after its level and the settled debt's nuisance;
+    the single guessed cell of b still gets none."""
+    kind = np.full((4, 4), OBSERVED)
+    kind[1:, 1] = UNKNOWN
+    kind[3, 2] = UNKNOWN
+    filled = np.arange(16, dtype=float).reshape(4, 4)
+    mean, var = np.full(4, 10.0), np.full(4, 4.0)
+    first, owed_var = np.array([0, 0, 0, 1]), np.array([0.0, 0.0, 0.0, 36.0])
+    theta = np.array([0.9, 1.0, 0.98])
+    meters, columns, sd = level_nuisances(
+        kind, filled, mean, var, first, owed_var, theta, 1.0, shape_rows=2
+    )
+    assert meters.tolist() == [0, -1, -1, -1]
+    np.testing.assert_array_equal(columns[:, 2], [0.0, 5.0, 0.0, 0.0])
+    np.testing.assert_array_equal(columns[:, 3], [0.0, 0.0, 9.0, 13.0])
+    np.testing.assert_array_equal(columns[:, 2] + columns[:, 3], columns[:, 0])
+    np.testing.assert_array_equal(sd, [0.9, 0.98, 0.9, 0.9])
+
+
+def test_segments_widen_when_many_meters_are_guessed() -> None:
+    """Ten meters guessed over a day of 96 rows, at most 40 segments in all: 4 segments of 24
+    rows each instead of 24 of 4 rows."""
+    kind = np.full((96, 11), UNKNOWN)
+    kind[:, 0] = OBSERVED
+    filled = np.ones((96, 11))
+    mean, var = np.full(11, 1.0), np.full(11, 0.01)
+    meters, columns, sd = level_nuisances(
+        kind, filled, mean, var, np.zeros(11, dtype=np.intp), np.zeros(11), np.ones(10), 1.0,
+        shape_rows=4, max_shapes=40,
+    )  # fmt: skip
+    assert (meters >= 0).sum() == 10 and (meters == -1).sum() == 40 and (sd == 1.0).all()
+    np.testing.assert_array_equal(columns[:, 10:].sum(axis=0), np.full(40, 24.0))
+
+
 def test_marginalising_a_nuisance_is_the_schur_complement() -> None:
     rng = np.random.default_rng(1)
     a = rng.normal(size=(20, 4))  # two parameters, one nuisance, the data column
