@@ -70,12 +70,12 @@ def level_nuisances(
 
 def _shape_deviations(guesses: FloatArray, rows: int, most: int) -> tuple[FloatArray, IntpArray]:
     """The guessed columns cut into segments of ``rows`` rows (widened to at most ``most``
-    segments in all), segments without a guess dropped; and each one's column in
-    ``guesses``."""
+    segments in all; none if that leaves one per column), segments without a guess dropped;
+    and each one's column in ``guesses``."""
     t_len, m = guesses.shape
-    if rows <= 0 or m == 0:
+    rows = max(rows, -(-t_len * m // most)) if rows > 0 else t_len
+    if m == 0 or rows >= t_len:  # off, or one segment: the level itself
         return np.zeros((t_len, 0)), np.zeros(0, dtype=np.intp)
-    rows = max(rows, -(-t_len * m // most))
     segment = np.arange(t_len) // rows
     cut = np.where(
         segment[:, None, None] == np.arange(segment[-1] + 1)[None, :, None],

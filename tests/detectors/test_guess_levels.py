@@ -46,7 +46,7 @@ def test_a_long_guess_also_moves_by_segment() -> None:
 
 def test_segments_widen_when_many_meters_are_guessed() -> None:
     """Ten meters guessed over a day of 96 rows, at most 40 segments in all: 4 segments of 24
-    rows each instead of 24 of 4 rows."""
+    rows each instead of 24 of 4 rows; at most 10, none."""
     kind = np.full((96, 11), UNKNOWN)
     kind[:, 0] = OBSERVED
     filled = np.ones((96, 11))
@@ -57,6 +57,11 @@ def test_segments_widen_when_many_meters_are_guessed() -> None:
     )  # fmt: skip
     assert (meters >= 0).sum() == 10 and (meters == -1).sum() == 40 and (sd == 1.0).all()
     np.testing.assert_array_equal(columns[:, 10:].sum(axis=0), np.full(40, 24.0))
+    few = level_nuisances(
+        kind, filled, mean, var, np.zeros(11, dtype=np.intp), np.zeros(11), np.ones(10), 1.0,
+        shape_rows=4, max_shapes=10,
+    )  # fmt: skip
+    assert few[0].tolist() == list(range(10))  # a segment per meter would be its level again
 
 
 def test_marginalising_a_nuisance_is_the_schur_complement() -> None:
