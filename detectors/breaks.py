@@ -236,7 +236,7 @@ def find_break(
         elif theta is not None and not plausible_step(float(theta[j]), change, min_change):
             return None
         found = Break(int(j), row, change, z_j, of_error)
-    late = common is not None and 0 < row > t_len - late_rows
+    late = common is not None and row > max(0, t_len - late_rows)
     if late and (j == meters or score[:, meters].max() >= late_share * score[k, j]):
         return Deferred(found)  # it could be the master's: the next block sees it from row 0
     return found

@@ -582,7 +582,7 @@ class AreaErrorEstimator:
         back, first, first_var = seen
         # the master's step is taken when the next block finds it from its first row, of a size
         # the two agree on within 3 standard uncertainties (the size both weigh in on)
-        agree = not abs(step.change - first) > 3.0 * math.sqrt(own + first_var)
+        agree = abs(step.change - first) <= 3.0 * math.sqrt(own + first_var)
         if step.master and not isinstance(found, Deferred) and step.row == 0 and back and agree:
             both = 1.0 / (1.0 / own + 1.0 / first_var)  # the variance of the two weighed
             change = both * (step.change / own + first / first_var)
