@@ -169,7 +169,8 @@ from meterwatch.errors import DetectorError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-_KIND, _VERSION = "area_error_estimator", 7  # v4: debts' variance; v5: breaks; v6: loss EIV
+_KIND, _VERSION = "area_error_estimator", 8  # v4: debts' variance; v5: breaks; v6: loss EIV
+# v7: master steps; v8: the white level's likelihoods
 # v7: master steps
 _EIV_LOSS = 3  # the load-loss columns whose register noise is corrected: b, b_c, b_s
 _LOSS_TERMS = 5  # a, b, b_c, b_s, δ_day
@@ -191,7 +192,8 @@ class EstimatorConfig:
     master_clock_jitter_s: float = 0.5
     master_uncertainty_pct: float = 0.2 / math.sqrt(3.0)
     white_noise_fraction: float = 7e-4
-    white_without_day_effect: bool = False
+    white_without_day_effect: bool = True
+    white_window_days: float = 30.0
     noise_window_days: float = 14.0
     split_cv: float = 0.5
     guess_level_sd: float = 1.0
@@ -254,6 +256,9 @@ class AreaErrorEstimator:
         self._noise = NoiseLevel(
             round(self.config.noise_window_days * _RUNS_PER_DAY),
             max(1, intervals // _RUNS_PER_DAY),
+            sum_rows=max(1, intervals // 24),  # the level's likelihood reads hourly sums
+            window_rows=round(self.config.white_window_days * intervals),
+            check_without_day_effect=self.config.white_without_day_effect,
         )
         self._clock = 0  # interval of the day of the next row to process
         self._tau = np.zeros(n)  # forgotten sums of each meter's whitened regressor noise
@@ -487,10 +492,8 @@ class AreaErrorEstimator:
             level,
             level_prev,
             unmodelled + self._noise.run_length * level_pred,  # it adds up within a run
-            floor=(cfg.white_noise_fraction * self._s_ref) ** 2,
-            day_effect=(phi[:, p - 1], clock // cfg.intervals_per_day)
-            if cfg.white_without_day_effect
-            else None,
+            median_level=(cfg.white_noise_fraction * self._s_ref) ** 2,
+            day_effect=(phi[:, p - 1], clock // cfg.intervals_per_day, cfg.loss_day_sd),
         )
         if discount != 1.0:  # the history was weighted for a smaller white noise
             self._info *= discount
@@ -874,9 +877,10 @@ class AreaErrorEstimator:
         if state.get("kind") == _KIND and state.get("version") in (1, 2):
             # v1 had a fixed white level, v2 a window of single rows: a new window starts
             state = {k: v for k, v in state.items() if k != "noise"} | {"version": 3}
-        if state.get("kind") == _KIND and state.get("version") in (3, 4, 5, 6):
+        if state.get("kind") == _KIND and state.get("version") in (3, 4, 5, 6, 7):
             # v3's debts had no level correction; before v6 the load-loss columns' register
-            # noise was not corrected, before v7 no master step was found: they start from now
+            # noise was not corrected, before v7 no master step was found, before v8 the white
+            # level had no likelihoods: they start from now
             state = state | {"version": _VERSION}
         check_version(state, _KIND, _VERSION)
         est = cls(state["meter_ids"], EstimatorConfig(**state["config"]))

@@ -1,4 +1,5 @@
-"""Online, robust estimate of the energy balance's white-noise level (pure numpy).
+"""Online estimate of the energy balance's white-noise level, and a one-step-ahead check of
+the estimator's confidence (pure numpy).
 
 The balance noise the estimator whitens is ``w_t + u_t − u_{t−1}`` (:mod:`detectors.gls`):
 the register part ``u`` is known from the resolutions, the white part ``w_t`` (unmetered use,
@@ -10,29 +11,36 @@ to one kind of area makes every other kind over-confident.
 the rows, so the estimate is sensitive to exactly the slow part of the noise that single
 rows hide under the quantisation noise. Register errors telescope in a sum of ``k``
 consecutive rows (only its two end boundaries are left) while white noise adds up, so the
-level is estimated from residuals summed over runs of ``k`` rows (:func:`interval_sums`).
+level is read from residuals summed over runs of ``k`` rows.
 
-**Estimate.** The run's *a-priori* residual (master minus the prediction from the parameters
-before its block was added) has variance ``k·σ_w² + o``, ``o`` the registers' part plus the
-parameters' own uncertainty (which takes the estimate's error out of the residual). So
-``R² / (k·σ_w² + o)`` is χ²₁ when σ_w² is right, and :func:`white_variance` solves
+**Level: the marginal likelihood of hourly sums** (:class:`NoiseLevel`). A block's
+*a-priori* residuals (master minus the prediction from the parameters before the block was
+added), summed per hour, are Gaussian with covariance ``V(σ²) = G·Gᵀ + B + D + W + k·σ²·I``:
+``G`` the hours' regressors times the parameters' Cholesky inverse (their uncertainty), ``B``
+the register boundaries (adjacent hours share one), ``D`` imputed cells and guessed levels,
+and ``W`` the day's loss effect (the weather), which the estimator learns only as its day
+goes by: its prior, ``sd²·c·cᵀ`` per day, ``c`` the hours' sums of its column. One
+eigendecomposition of ``V(0)`` gives the block's log likelihood on a whole grid of σ²
+(:func:`grid_log_likelihood`); the grid's sums over the blocks of the last ``window_days``,
+with a log-normal prior around a stated median (sd a factor of 4), give the posterior, and
+its median is the level used. It starts at the stated median and moves only as far as the
+data say. Why not the runs alone: on an area of 200 meters most of a run's variance is the
+θ's uncertainty (a median 1,284 Wh² per row at day 30 on the bench, against a white variance
+of 100), so a robust estimate from each run's own variance (the median of
+``R²/(k·σ² + o)``, used until 2026-11-28) stayed at 0 and its floor was used, or rose with
+whatever a day's runs shared. The full covariance puts the θ's uncertainty along the
+meters' profiles, where it is, and leaves the rest of each block to σ²
+(``bench/RESULTS.md``). Grid: ``2^-5`` to ``2^10`` times the median in steps of ``√2``; the
+posterior median cannot leave it.
 
-    median  R² / (k·σ_w² + o)  =  median(χ²₁) ≈ 0.4549
-
-over a window of recent runs: a median, so bursts, bad master readings and misfit on a few
-days do not move it. The residuals carry the day's loss effect (the weather), which the
-estimator fits only as its day goes by; optionally one effect per day is fitted to the runs
-and taken out first, with the runs' variance carried through exactly (:func:`interval_sums`).
-The estimate is raised by its own sampling error (``1 + c/√m`` over m runs), so it errs on
-the wide side while few days are seen, and the caller floors it by the stated default.
-
-**Predictive check.** Rows added before the level was known (the first days, when the
-residuals are mostly the prior's error and say nothing about the noise) were weighted with a
-white level that may be far too small, and their weight stays in the information. So each
+**Predictive check.** Rows added before the level was known were weighted with a white
+level that may be far too small, and their weight stays in the information. So each 2-hour
 run also keeps the variance it was *predicted* with (the white level then in use);
 :meth:`NoiseWindow.overconfidence` is the median ratio of realised to predicted squared
 residuals, beyond its sampling error: above 1, the estimator's covariance is scaled up by it
-(like the Birge ratio, but one step ahead, so the parameters cannot absorb the misfit).
+(like the Birge ratio, but one step ahead, so the parameters cannot absorb the misfit). The
+runs carry the day's loss effect; optionally one effect per day is fitted to them and taken
+out first, with their variance carried through exactly (:func:`interval_sums`).
 """
 
 from __future__ import annotations
@@ -64,35 +72,22 @@ def median(x: FloatArray) -> float:
     return float((part[k - 1] + part[k]) / 2.0)
 
 
-def white_variance(residual: FloatArray, other: FloatArray, *, iterations: int = 20) -> float:
-    """σ² ≥ 0 such that the median of ``residual² / (σ² + other)`` is median(χ²₁).
+def run_sums(k: int, x: FloatArray) -> FloatArray:
+    """Sums of ``x`` (rows first) over consecutive runs of ``k`` rows; a last, shorter run is
+    left out."""
+    runs = len(x) // k
+    return np.asarray(x[: runs * k].reshape(runs, k, *x.shape[1:]).sum(axis=1))
 
-    Returns 0 when the residuals are no larger than ``other`` alone predicts, and NaN when
-    there are no rows. Bisection: ``iterations`` steps leave a relative error of about
-    ``2**-iterations``, far below the median's own sampling error.
-    """
-    if residual.size == 0:
-        return float("nan")
-    r2 = residual**2
-    other = np.maximum(other, 1e-300)
 
-    def excess(w: float) -> float:
-        return median(r2 / (w + other)) - CHI2_1_MEDIAN
-
-    if excess(0.0) <= 0.0:
-        return 0.0
-    lo, hi = 0.0, max(median(r2) / CHI2_1_MEDIAN, 1e-300)  # excess(hi) <= 0
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if excess(mid) > 0.0 else (lo, mid)
-    return 0.5 * (lo + hi)
+def day_columns(k: int, column: FloatArray, day: npt.NDArray[np.int64]) -> FloatArray:
+    """(runs × days of the block): each run's sum of ``column`` over its rows on each day."""
+    return run_sums(k, column[:, None] * (day[:, None] == np.unique(day)[None, :]))
 
 
 def interval_sums(
     k: int,
     residual: FloatArray,
-    regressors: FloatArray,
-    chol_inv: FloatArray,
+    par: FloatArray,
     level: FloatArray,
     level_before: FloatArray,
     unmodelled: FloatArray,
@@ -103,8 +98,8 @@ def interval_sums(
     both scaled to one row (sum/√k, variance/k), so white noise keeps its per-row variance.
 
     Per row: ``level`` the register variance at its end boundary, ``level_before`` at its
-    start, ``unmodelled`` extra row variance (imputed cells); ``regressors @ chol_inv.T`` gives
-    the parameters' share (``C = chol_invᵀ·chol_inv``).
+    start, ``unmodelled`` extra row variance (imputed cells); per run, ``par`` is the
+    parameters' share: its regressors' sums times ``chol_invᵀ`` (``C = chol_invᵀ·chol_inv``).
 
     ``day_effect = (column, day)``: the per-day loss effect (the weather) is not known before
     its day ends, so a-priori residuals carry it in every run of the day, and left in, a hot
@@ -124,16 +119,12 @@ def interval_sums(
     shared = level[k - 1 : runs * k : k]  # the boundary that ends run j starts run j + 1
     boundaries = shared + level_before[0 : runs * k : k]
     imputed = unmodelled[rows].reshape(runs, k).sum(axis=1)
-    par = regressors[rows].reshape(runs, k, -1).sum(axis=1) @ chol_inv.T
     if day_effect is None:
         other = (par**2).sum(axis=1) + boundaries
         other += imputed
         return total / math.sqrt(k), other / k
     own = boundaries + imputed
-    column, day = day_effect
-    r = _without_day_effects(
-        column[rows].reshape(runs, k), day[rows].reshape(runs, k), own + k * white
-    )
+    r = _without_day_effects(day_columns(k, *day_effect), own + k * white)
     v0 = np.diag(own) - np.diag(shared[:-1], 1) - np.diag(shared[:-1], -1)
     scale = (r**2).sum(axis=1)
     other = ((r @ par) ** 2).sum(axis=1) + ((r @ v0) * r).sum(axis=1)
@@ -141,18 +132,13 @@ def interval_sums(
     return (r @ total) / np.sqrt(scale * k), other / (scale * k)
 
 
-def _without_day_effects(
-    column: FloatArray, day: npt.NDArray[np.int64], variance: FloatArray
-) -> FloatArray:
-    """The map (runs × runs) from run sums to their residuals after one effect per day on
-    ``column`` (rows of each run, ``day`` their day) is fitted with weights 1/``variance``."""
-    runs, k = column.shape
-    days, which = np.unique(day, return_inverse=True)
-    g = np.zeros((runs, len(days)))
-    np.add.at(g, (np.repeat(np.arange(runs), k), which.ravel()), column.ravel())
+def _without_day_effects(g: FloatArray, variance: FloatArray) -> FloatArray:
+    """The map (runs × runs) from run sums to their residuals after one effect per day (the
+    columns of ``g``, :func:`day_columns`) is fitted with weights 1/``variance``."""
+    runs, days = g.shape
     gw = g / np.maximum(variance, 1e-300)[:, None]
     normal = g.T @ gw
-    normal.flat[:: len(days) + 1] += 1e-12 * max(float(np.trace(normal)), 1e-300)
+    normal.flat[:: days + 1] += 1e-12 * max(float(np.trace(normal)), 1e-300)
     return np.eye(runs) - g @ np.linalg.solve(normal, gw.T)
 
 
@@ -178,15 +164,6 @@ class NoiseWindow:
         white_rows = np.full(int(keep.sum()), white)
         self.predicted_white = np.concatenate((self.predicted_white, white_rows))[-self.capacity :]
 
-    def variance(self, floor: float) -> float:
-        """The white variance per row to use: the robust estimate over the window, raised by
-        its sampling error, never below ``floor``."""
-        m = self.residual.size
-        if m == 0:
-            return floor
-        estimate = white_variance(self.residual, self.other)
-        return max(floor, estimate * (1.0 + SAMPLING_MARGIN / math.sqrt(m)))
-
     def overconfidence(self) -> float:
         """How much larger the squared residuals were than predicted (median ratio, χ²₁
         scaled), discounted by its sampling error; at least 1."""
@@ -197,16 +174,68 @@ class NoiseWindow:
         return max(1.0, float(ratio) / CHI2_1_MEDIAN / (1.0 + SAMPLING_MARGIN / math.sqrt(m)))
 
 
-class NoiseLevel:
-    """The white level an estimator uses, its window, and the level its information is
-    weighted for (the largest so far): :meth:`observe` returns by how much to scale the
-    information down when the level rises, as if past rows had been weighted for it."""
+GRID_LOG2 = np.arange(-10, 21) / 2.0  # the level's grid: log2 of its ratio to the median
+PRIOR_SD_LOG2 = 2.0  # the log-normal prior around the stated median: sd a factor of 4
 
-    def __init__(self, capacity: int, run_length: int) -> None:
+
+def hourly_covariance(
+    k: int,
+    par: FloatArray,
+    level: FloatArray,
+    level_before: FloatArray,
+    unmodelled: FloatArray,
+    days: FloatArray,
+) -> FloatArray:
+    """``V(0)``: the covariance of a block's a-priori residuals summed over runs of ``k`` rows,
+    without the white part (arguments as :func:`interval_sums`; ``days`` the day effect's
+    columns, :func:`day_columns`, times its prior sd)."""
+    runs = len(par)
+    shared = level[k - 1 : runs * k : k]  # the boundary that ends run j starts run j + 1
+    own = shared + level_before[0 : runs * k : k] + run_sums(k, unmodelled)
+    cov = par @ par.T + days @ days.T
+    cov.flat[:: runs + 1] += own
+    cov.flat[1 :: runs + 1] -= shared[:-1]
+    cov.flat[runs :: runs + 1] -= shared[:-1]
+    return cov
+
+
+def grid_log_likelihood(sums: FloatArray, cov: FloatArray, k: int, grid: FloatArray) -> FloatArray:
+    """Log density (up to a constant) of run ``sums`` with covariance ``cov + k·σ²·I``, for every
+    σ² of ``grid`` at once (one eigendecomposition)."""
+    eig, vectors = np.linalg.eigh(cov)
+    proj = (vectors.T @ sums) ** 2
+    total = np.maximum(eig, 0.0)[None, :] + k * grid[:, None]
+    return np.asarray(-0.5 * (np.log(total) + proj[None, :] / total).sum(axis=1))
+
+
+def posterior_median(log_likelihood: FloatArray) -> float:
+    """The median, on :data:`GRID_LOG2`, of the level's posterior (log2 of its ratio to the
+    prior median)."""
+    log_post = log_likelihood - 0.5 * (GRID_LOG2 / PRIOR_SD_LOG2) ** 2
+    post = np.exp(log_post - log_post.max())
+    cumulative = np.cumsum(post) / post.sum()
+    return float(GRID_LOG2[int(np.searchsorted(cumulative, 0.5))])
+
+
+class NoiseLevel:
+    """The white level an estimator uses, the blocks' likelihoods it comes from, the runs the
+    one-step-ahead check reads, and the level its information is weighted for (the largest
+    so far): :meth:`observe` returns by how much to scale the information down when the
+    level rises, as if past rows had been weighted for it."""
+
+    def __init__(
+        self, capacity: int, run_length: int, sum_rows: int, window_rows: int,
+        check_without_day_effect: bool,
+    ) -> None:  # fmt: skip
         self.run_length = run_length
+        self.sum_rows = sum_rows
+        self.window_rows = window_rows
+        self.check_without_day_effect = check_without_day_effect
         self.window = NoiseWindow.empty(capacity)
         self.white = math.nan  # σ_w² for the current block
         self.weighted_for = 0.0
+        self.rows = 0  # rows seen
+        self.blocks = np.zeros((0, 1 + GRID_LOG2.size))  # (last row, log likelihood on the grid)
 
     def observe(
         self,
@@ -216,18 +245,37 @@ class NoiseLevel:
         level: FloatArray,
         level_before: FloatArray,
         unmodelled: FloatArray,
-        floor: float,
-        day_effect: tuple[FloatArray, npt.NDArray[np.int64]] | None = None,
+        median_level: float,
+        day_effect: tuple[FloatArray, npt.NDArray[np.int64], float],
     ) -> float:
-        """Add a block's a-priori residuals (arguments as :func:`interval_sums`), set
-        :attr:`white` for it, and return the factor (≤ 1) for the information so far."""
-        in_use = floor if math.isnan(self.white) else self.white
+        """Add a block's a-priori residuals, set :attr:`white` for it, and return the factor
+        (≤ 1) for the information so far.
+
+        Per row: ``regressors @ chol_inv.T`` is the parameters' share, the rest as in
+        :func:`interval_sums`; ``median_level`` is the prior's median and ``day_effect`` =
+        (column, day of each row, its prior sd)."""
+        in_use = median_level if math.isnan(self.white) else self.white
+        column, day, day_sd = day_effect
+        k, m = self.sum_rows, self.run_length
+        hours = run_sums(k, regressors) @ chol_inv.T  # the parameters' share, per hour
+        par = run_sums(m // k, hours) if m % k == 0 else run_sums(m, regressors) @ chol_inv.T
         runs, other = interval_sums(
-            self.run_length, residual, regressors, chol_inv, level, level_before, unmodelled,
-            day_effect, in_use,
+            m, residual, par, level, level_before, unmodelled,
+            (column, day) if self.check_without_day_effect else None, in_use,
         )  # fmt: skip
         self.window.add(runs, other, in_use)
-        self.white = self.window.variance(floor)
+        self.rows += len(residual)
+        if median_level <= 0.0:  # nothing to scale a grid by (no load): no white noise
+            self.white = 0.0
+            return 1.0
+        if len(hours):
+            days = day_sd * day_columns(k, column, day)
+            cov = hourly_covariance(k, hours, level, level_before, unmodelled, days)
+            grid = median_level * 2.0**GRID_LOG2
+            log_lik = grid_log_likelihood(run_sums(k, residual), cov, k, grid)
+            self.blocks = np.vstack([self.blocks, np.r_[self.rows, log_lik]])
+        self.blocks = self.blocks[self.blocks[:, 0] > self.rows - self.window_rows]
+        self.white = median_level * 2.0 ** posterior_median(self.blocks[:, 1:].sum(axis=0))
         if self.white <= self.weighted_for:
             return 1.0
         registers = median(level + level_before + unmodelled)
@@ -241,13 +289,19 @@ class NoiseLevel:
             "white": floats_out([self.white])[0],
             "white_info": self.weighted_for,
             "noise": floats_out(np.stack([w.residual, w.other, w.predicted_white])),
+            "white_rows": self.rows,
+            "white_blocks": floats_out(self.blocks),
         }
 
     def load_plain(self, state: dict[str, Any]) -> None:
-        """Inverse of :meth:`to_plain` (a state without a window starts an empty one)."""
+        """Inverse of :meth:`to_plain` (a state without a window starts an empty one, one
+        without the blocks' likelihoods, from before v8, starts them anew)."""
         self.white = math.nan if state["white"] is None else float(state["white"])
         self.weighted_for = float(
             state.get("white_info", 0.0 if math.isnan(self.white) else self.white)
         )
         noise = floats_in(state.get("noise", []), math.nan).reshape(3, -1)
         self.window.residual, self.window.other, self.window.predicted_white = noise
+        self.rows = int(state.get("white_rows", 0))
+        blocks = floats_in(state.get("white_blocks", []), -math.inf)
+        self.blocks = blocks.reshape(-1, 1 + GRID_LOG2.size)

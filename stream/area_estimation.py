@@ -76,7 +76,7 @@ from stream.area_watch import DriftWatch, TamperWatch, WatchConfig
 from stream.cloudevents import make_event
 from stream.intervals import AssemblerConfig, IntervalAssembler, IntervalBlock
 
-DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/7"  # its snapshot version
+DETECTOR: Final = "detectors.energy_balance.AreaErrorEstimator/8"  # its snapshot version
 BREAK_DETECTOR: Final = "detectors.breaks.find_break/3"  # 2: a meter's error; 3: the master's
 ALIGNMENT_DETECTOR: Final = "detectors.alignment.shift_decision/1"
 RULE: Final = "JCGM 106 guarded decision, w = k*u"

@@ -54,15 +54,16 @@ def fitted(area):  # type: ignore[no-untyped-def]
 def test_estimates_track_the_true_errors(area, fitted) -> None:  # type: ignore[no-untyped-def]
     truth = area.true_error_pct[-1]
     err = fitted.errors_pct - truth
-    assert fitted.identifiable.sum() == 198
-    assert np.abs(err).mean() < 1.3
-    assert (np.abs(err) <= 1.96 * fitted.uncertainty_pct).mean() >= 0.95
+    assert fitted.identifiable.sum() == 199
+    # 1.29 % and 0.975 before the white level came from its likelihood (2026-11-28)
+    assert round(float(np.abs(err).mean()), 2) == 1.35
+    assert (np.abs(err) <= 1.96 * fitted.uncertainty_pct).mean() == 0.94
     out = np.flatnonzero(
         decide(fitted.errors_pct, fitted.uncertainty_pct, 2.0, identifiable=fitted.identifiable)
         == Decision.OUT_OF_TOLERANCE
     )
-    assert out.tolist() == [51, 165]  # of 10 truly out after 20 days; no healthy meter
-    assert (np.abs(truth[out]) > 6.0).all()
+    assert out.tolist() == [51, 122, 165]  # of 10 truly out after 20 days; no healthy meter
+    assert (np.abs(truth[out]) > 5.8).all()
     assert not fitted.master_suspect
 
 
@@ -239,7 +240,7 @@ def test_older_snapshots_still_restore(area) -> None:  # type: ignore[no-untyped
         np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
         twin.update(area.master_wh[288:384], area.meters_wh[288:384])
         assert np.isfinite(twin.errors_pct).all()
-        assert twin.snapshot()["version"] == 7
+        assert twin.snapshot()["version"] == 8
     v6 = {k: v for k, v in new.items() if k != "master"} | {"version": 6}
     twin = AreaErrorEstimator.restore(v6)  # no master step was looked for: none found so far
     np.testing.assert_array_equal(twin.errors_pct, est.errors_pct)
@@ -326,7 +327,7 @@ def test_snapshot_mid_outage_continues_identically() -> None:
     area, i, master, meters = _with_outage(12)
     est = AreaErrorEstimator(area.meter_ids)
     feed(est, master, meters, 10)
-    assert est.snapshot()["version"] == 7
+    assert est.snapshot()["version"] == 8
     assert est._debt[2, i + 1] > 0  # the guess's level was corrected, with its variance
     twin = AreaErrorEstimator.restore(json.loads(json.dumps(est.snapshot(), allow_nan=False)))
     for a in (est, twin):
@@ -357,7 +358,7 @@ def test_a_long_guess_moving_by_the_hour_spares_the_neighbours() -> None:
         error = np.abs(est.errors_pct - area.true_error_pct[-1])[others]
         covered = error <= 1.96 * est.uncertainty_pct[others]
         found.append((round(float(error.mean()), 2), round(float(covered.mean()), 2)))
-    assert found == [(6.02, 0.69), (2.32, 0.92)]
+    assert found == [(6.02, 0.69), (2.33, 0.92)]
 
 
 def test_a_reversed_meter_is_a_break_and_does_not_drag_its_neighbours() -> None:
@@ -376,11 +377,12 @@ def test_a_reversed_meter_is_a_break_and_does_not_drag_its_neighbours() -> None:
     others = np.arange(100) != i
     truth = area.true_error_pct[-1][others]
     mae = {k: np.abs(r[0].errors_pct[others] - truth).mean() for k, r in runs.items()}
-    assert (round(mae[True], 2), round(mae[False], 2)) == (0.91, 2.15)  # no reversal: 0.91
+    assert (round(mae[True], 2), round(mae[False], 2)) == (0.91, 4.01)  # no reversal: 0.91
     # registered = −0.964·true (its true error is −3.58 %): ε = −196.4 %
-    assert round(float(est.errors_pct[i]), 1) == -197.4
+    assert round(float(est.errors_pct[i]), 1) == -196.9
     # without break detection nothing is found, and the reversed meter itself looks fine
-    assert runs[False][1] == [] and round(float(runs[False][0].errors_pct[i]), 1) == 1.3
+    assert runs[False][1] == []
+    assert round(float(runs[False][0].errors_pct[i]), 1) == 3.0
 
 
 def test_a_step_of_a_large_meters_error_is_followed() -> None:
@@ -399,8 +401,8 @@ def test_a_step_of_a_large_meters_error_is_followed() -> None:
         found = breaks_found(est, area.master_wh, meters, 16, 3)
         estimate = (round(float(est.errors_pct[i]), 2), round(float(est.uncertainty_pct[i]), 2))
         result[top] = (found, estimate)
-    assert result[0.1] == ([(9, area.meter_ids[i], 0, 0.07)], (-5.98, 0.33))
-    assert result[0.0] == ([], (-0.6, 2.29))
+    assert result[0.1] == ([(9, area.meter_ids[i], 0, 0.072)], (-5.98, 0.45))
+    assert result[0.0] == ([], (-1.53, 0.63))
 
 
 def _master_step(row: int, step: float):  # type: ignore[no-untyped-def]
@@ -426,11 +428,12 @@ def test_a_step_of_the_master_rescales_its_readings() -> None:
     """From 06:00 of day 8 the master reads 1.2 % low. Seen there, the step is left to the
     next block with the master unread from it; day 9 sees it again from its first row, and
     the master's readings are rescaled from there on by the size both days weigh in on
-    (−1.17 %): the estimates end nearly as good as without the step (MAE 0.96 % against
-    0.92 %, 90 % coverage against 91 %). Taken as no
+    (−1.17 %): the estimates end nearly as good as without the step (MAE 0.95 % against
+    0.92 %, 87 % coverage either way). Taken as no
     one's step (``master_step_min`` inf, as before), no meter broke, but every θ followed it
-    over days: MAE 3.37 % after day 8, 3.35 % with 61 % coverage after day 9, 1.65 % at the
-    end. A snapshot taken while day 9 is to confirm the step continues the same way."""
+    over days: MAE 3.37 % after day 8, 3.35 % with 61 % coverage after day 9, 1.67 % at the
+    end (figures of days 8 and 9 from before the white level came from its likelihood). A
+    snapshot taken while day 9 is to confirm the step continues the same way."""
     area, master = _master_step(24, -0.012)
     est = AreaErrorEstimator(area.meter_ids)
     breaks, steps = _run_days(est, master, area.meters_wh, range(9))
@@ -444,41 +447,39 @@ def test_a_step_of_the_master_rescales_its_readings() -> None:
     np.testing.assert_array_equal(twin.uncertainty_pct, est.uncertainty_pct)
     clean = AreaErrorEstimator(area.meter_ids)
     _run_days(clean, area.master_wh, area.meters_wh, range(16))
-    for fitted, mae, covered in ((est, 0.96, 0.9), (clean, 0.92, 0.91)):
+    for fitted, mae, covered in ((est, 0.95, 0.87), (clean, 0.92, 0.87)):
         error = np.abs(fitted.errors_pct - area.true_error_pct[-1])
         assert round(float(error.mean()), 2) == mae
         assert round(float((error <= 1.96 * fitted.uncertainty_pct).mean()), 2) == covered
     followed = AreaErrorEstimator(area.meter_ids, EstimatorConfig(master_step_min=math.inf))
     assert _run_days(followed, master, area.meters_wh, range(16)) == ([], [])
     error = np.abs(followed.errors_pct - area.true_error_pct[-1])
-    assert round(float(error.mean()), 2) == 1.65
-    assert (error <= 1.96 * followed.uncertainty_pct).all()  # its misfit widened u
+    assert round(float(error.mean()), 2) == 1.67
+    # its misfit had widened u to cover every meter before the white level came from its
+    # likelihood (2026-11-28), which does not take a misfit along the meters' profiles for noise
+    assert (error <= 1.96 * followed.uncertainty_pct).mean() == 0.94
 
 
 def test_a_step_late_in_a_block_is_found_in_the_next() -> None:
     """From 21:15 of day 8 (11 rows before the block's end) the master reads 2.9 % low. The
     block leaves the step found from 20:00 to the next one, with the master unread from
     there; day 9 finds it from its first row (−2.82 %) and it is taken, dated where first
-    seen. The estimates end where they would without it (MAE 0.93 %). Taken within the block
+    seen. The estimates end where they would without it (MAE 0.92 %). Taken within the block
     as before
-    (``break_late_rows`` 0, no master steps), too few rows told who stepped: four healthy
-    meters' θ flipped sign on days 8-14 (MAE 14.4 %)."""
+    (``break_late_rows`` 0, no master steps), too few rows told who stepped: three healthy
+    meters' θ flipped sign on days 8-12 (MAE 6.0 %; four and 14.4 % before the white level
+    came from its likelihood)."""
     area, master = _master_step(85, -0.029)
     est = AreaErrorEstimator(area.meter_ids)
-    assert _run_days(est, master, area.meters_wh, range(16)) == ([], [(9, -16, -0.0282)])
+    assert _run_days(est, master, area.meters_wh, range(16)) == ([], [(9, -16, -0.0283)])
     error = np.abs(est.errors_pct - area.true_error_pct[-1])
-    assert round(float(error.mean()), 2) == 0.93
+    assert round(float(error.mean()), 2) == 0.92
     config = EstimatorConfig(break_late_rows=0, master_step_min=math.inf)
     before = AreaErrorEstimator(area.meter_ids, config)
     breaks, steps = _run_days(before, master, area.meters_wh, range(16))
-    assert steps == [] and [(d, row) for d, _, row in breaks] == [
-        (8, 80),
-        (9, 28),
-        (10, 0),
-        (14, 20),
-    ]
+    assert steps == [] and [(d, row) for d, _, row in breaks] == [(8, 80), (10, 0), (12, 12)]
     error = np.abs(before.errors_pct - area.true_error_pct[-1])
-    assert round(float(error.mean()), 1) == 14.4
+    assert round(float(error.mean()), 1) == 6.0
 
 
 def _common_bias(est: AreaErrorEstimator, area) -> float:  # type: ignore[no-untyped-def]
@@ -514,15 +515,17 @@ def test_the_load_loss_regressor_noise_does_not_shift_the_whole_area(monkeypatch
         "scaled_noise_moments",
         lambda *a: tuple(np.zeros_like(m) for m in scaled_noise_moments(*a)),
     )
-    bias, fixed = run()  # as before the correction: about −0.5 % on every meter
-    assert bias.mean() < -0.4 and (bias < -0.2).all()
+    bias, fixed = run()  # as before the correction: down to −0.5 % on every meter
+    assert np.round(bias, 2).tolist() == [-0.08, -0.47, -0.36, -0.52]
     assert fixed.mean() < 0.85
 
 
-def test_white_level_can_leave_the_weather_out() -> None:
-    """A 10 K day-to-day weather on the load loss, 100 Wh² of unmetered use: by default the
-    white level takes the weather of the last days too, with ``white_without_day_effect`` the
-    day's loss effect is taken out of its residuals first (``detectors.noise_level``)."""
+def test_white_level_does_not_take_the_weather() -> None:
+    """A 10 K day-to-day weather on the load loss, 100 Wh² of unmetered use: the white level's
+    likelihood carries the day's loss effect by its prior, so the weather is not read as white
+    noise, whether or not the one-step-ahead check takes it out of its runs. Before
+    2026-11-28 the level was read from the runs themselves and took the weather of the last
+    days (2,698 Wh²) unless ``white_without_day_effect`` took it out first (268 Wh²)."""
     spec = AreaSpec(n_meters=100, days=21, oot_fraction=0.0, missing_rate=0.0)
     area = generate_area(np.random.default_rng(3), replace(spec, temperature_day_sd_k=10.0))
     levels = {}
@@ -535,5 +538,5 @@ def test_white_level_can_leave_the_weather_out() -> None:
             )
             levels[without].append(est.white_noise_var_wh2)
     assert area.white_noise_var_wh2 == 100.0
-    assert max(levels[False]) > 2_000.0  # 2,698 Wh²
-    assert max(levels[True]) < 400.0  # 268 Wh²
+    assert levels[False] == levels[True]
+    assert round(max(levels[True])) == 191 and round(levels[True][-1]) == 135
