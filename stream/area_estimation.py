@@ -123,7 +123,8 @@ class EstimationConfig:
     k: float = DEFAULT_K
     confirm_days: int = 10  # out_of_tolerance days that count before an order
     settle_days: int = 14  # days after a disturbance of the balance that count for no one
-    # (the estimator's noise_window_days: the disturbance's misfit sits in the noise level)
+    # (the estimator's noise_window_days: the disturbance's misfit sits in its one-step-ahead
+    # check)
     # registers still for this many read intervals (6 h): the meter is left out of the balance
     # until they move (on the demo fleet no meter without a stuck register or a bypass stood
     # still for 1 h)
