@@ -114,18 +114,12 @@ def interval_sums(
     runs = len(residual) // k
     if runs == 0:
         return np.zeros(0), np.zeros(0)
-    rows = slice(0, runs * k)
-    total = residual[rows].reshape(runs, k).sum(axis=1)
-    shared = level[k - 1 : runs * k : k]  # the boundary that ends run j starts run j + 1
-    boundaries = shared + level_before[0 : runs * k : k]
-    imputed = unmodelled[rows].reshape(runs, k).sum(axis=1)
+    total = run_sums(k, residual)
+    v0 = register_covariance(k, runs, level, level_before, unmodelled)
+    own = np.diagonal(v0)
     if day_effect is None:
-        other = (par**2).sum(axis=1) + boundaries
-        other += imputed
-        return total / math.sqrt(k), other / k
-    own = boundaries + imputed
+        return total / math.sqrt(k), ((par**2).sum(axis=1) + own) / k
     r = _without_day_effects(day_columns(k, *day_effect), own + k * white)
-    v0 = np.diag(own) - np.diag(shared[:-1], 1) - np.diag(shared[:-1], -1)
     scale = (r**2).sum(axis=1)
     other = ((r @ par) ** 2).sum(axis=1) + ((r @ v0) * r).sum(axis=1)
     scale = np.where(scale > 1e-3, scale, np.nan)
@@ -178,6 +172,19 @@ GRID_LOG2 = np.arange(-10, 21) / 2.0  # the level's grid: log2 of its ratio to t
 PRIOR_SD_LOG2 = 2.0  # the log-normal prior around the stated median: sd a factor of 4
 
 
+def register_covariance(
+    k: int, runs: int, level: FloatArray, level_before: FloatArray, unmodelled: FloatArray
+) -> FloatArray:
+    """The covariance (runs × runs) of ``runs`` sums of ``k`` rows from the registers'
+    boundaries and the imputed cells (arguments as :func:`interval_sums`): the boundary
+    that ends run j starts run j + 1."""
+    shared = level[k - 1 : runs * k : k]
+    cov = np.diag(shared + level_before[0 : runs * k : k] + run_sums(k, unmodelled)[:runs])
+    cov.flat[1 :: runs + 1] -= shared[:-1]
+    cov.flat[runs :: runs + 1] -= shared[:-1]
+    return cov
+
+
 def hourly_covariance(
     k: int,
     par: FloatArray,
@@ -189,14 +196,8 @@ def hourly_covariance(
     """``V(0)``: the covariance of a block's a-priori residuals summed over runs of ``k`` rows,
     without the white part (arguments as :func:`interval_sums`; ``days`` the day effect's
     columns, :func:`day_columns`, times its prior sd)."""
-    runs = len(par)
-    shared = level[k - 1 : runs * k : k]  # the boundary that ends run j starts run j + 1
-    own = shared + level_before[0 : runs * k : k] + run_sums(k, unmodelled)
-    cov = par @ par.T + days @ days.T
-    cov.flat[:: runs + 1] += own
-    cov.flat[1 :: runs + 1] -= shared[:-1]
-    cov.flat[runs :: runs + 1] -= shared[:-1]
-    return cov
+    cov = register_covariance(k, len(par), level, level_before, unmodelled)
+    return np.asarray(cov + par @ par.T + days @ days.T)
 
 
 def grid_log_likelihood(sums: FloatArray, cov: FloatArray, k: int, grid: FloatArray) -> FloatArray:
