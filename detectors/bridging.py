@@ -63,22 +63,17 @@ def _fill_runs(
 ) -> None:
     """:func:`fill_gaps` into given arrays (``filled`` already holding ``values``, ``kind``
     and ``bridge`` zeros): only the NaN runs and the rows that close them are touched."""
-    t_len, m = values.shape
+    t_len = values.shape[0]
     isn = np.isnan(values)
     if not isn.any():
         return
-    # Runs of NaN, column by column: first NaN row and the row after the run.
-    padded = np.zeros((m, t_len + 2), dtype=np.int8)
-    padded[:, 1:-1] = isn.T
-    edges = np.diff(padded, axis=1)
-    col, first = np.nonzero(edges == 1)
-    past = np.nonzero(edges == -1)[1]  # same order: by column, then row
+    col, first, past = runs(isn)
     closed = past < t_len
     new_lead = (first == 0) & (states[col] == NEW)
     # unknown: runs still open at the end, and a new meter's leading run (the row that ends
     # it is its own increment and stays observed)
     unknown = ~closed | new_lead
-    owner, rows = _run_cells(first[unknown], past[unknown] - first[unknown])
+    owner, rows = run_cells(first[unknown], past[unknown] - first[unknown])
     cols = col[unknown][owner]
     filled[rows, cols] = fallback[cols] * (shape / shape.mean())[rows]
     kind[rows, cols] = UNKNOWN
@@ -86,7 +81,7 @@ def _fill_runs(
     split = closed & ~new_lead
     start, close, cols_run = first[split], past[split], col[split]
     span = close - start + 1
-    owner, rows = _run_cells(start, span)
+    owner, rows = run_cells(start, span)
     cols = cols_run[owner]
     cum = np.concatenate([[0.0], np.cumsum(shape)])
     carried = values[close, cols_run]
@@ -97,7 +92,19 @@ def _fill_runs(
     bridge[rows[inner], cols[inner]] = j * (k - j) / k
 
 
-def _run_cells(
+def runs(mask: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray, IntArray]:
+    """Runs of True in each column of a (T, m) ``mask``: (column, first row, row after the
+    run), by column, then row."""
+    t_len, m = mask.shape
+    padded = np.zeros((m, t_len + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask.T
+    edges = np.diff(padded, axis=1)
+    col, first = np.nonzero(edges == 1)
+    past = np.nonzero(edges == -1)[1]  # same order: by column, then row
+    return col, first, past
+
+
+def run_cells(
     start: IntArray, length: IntArray
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """For runs of ``length`` rows from ``start``: each cell's run and row."""

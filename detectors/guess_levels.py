@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from detectors.bridging import UNKNOWN
+from detectors.bridging import UNKNOWN, run_cells, runs
 from detectors.gls import lower_inverse
 
 FloatArray = npt.NDArray[np.float64]
@@ -29,6 +29,7 @@ def level_nuisances(
     guess_level_sd: float,
     shape_rows: int = 0,
     max_shapes: int = 96,
+    bridge: FloatArray | None = None,
 ) -> tuple[IntpArray, FloatArray, FloatArray]:
     """The block's level nuisances: (meter or −1, column (T, k), prior sd (k,)).
 
@@ -47,7 +48,11 @@ def level_nuisances(
     variance treats those errors as independent, but they run in the same direction for
     hours, and the balance, whose register noise telescopes, weighs such a run as a misfit
     its neighbours' θ must explain (measured in :mod:`detectors.energy_balance`, "Guessed
-    levels"). Segments are widened so that the block has at most ``max_shapes`` of them.
+    levels"). A bridged span of more than ``shape_rows`` rows is such a guess too: its total
+    is exact, but it is split evenly over rows the household used unevenly, so its cells get
+    the same deviations (``bridge``, the meters' bridge factors of
+    :func:`detectors.bridging.fill_area`, finds the spans). Segments are widened so that the
+    block has at most ``max_shapes`` of them.
     """
     t_len = len(filled)
     guessed = kind[:, 1:] == UNKNOWN
@@ -57,14 +62,32 @@ def level_nuisances(
     ends = first[1 + settled]
     span = np.arange(t_len)[:, None] <= ends[None, :]
     guesses = np.where(guessed[:, tail], filled[:, 1 + tail], 0.0)
-    shapes, owner = _shape_deviations(guesses, shape_rows, max_shapes)
+    shaped = np.zeros_like(guessed)
+    shaped[:, tail] = guessed[:, tail]
+    if bridge is not None:
+        shaped |= _long_spans(bridge, shape_rows)
+    moving = np.flatnonzero(shaped.any(axis=0))
+    shapes, owner = _shape_deviations(
+        np.where(shaped[:, moving], filled[:, 1 + moving], 0.0), shape_rows, max_shapes
+    )
     return (
         np.concatenate([tail, np.full(settled.size + owner.size, -1)]),
         np.hstack([guesses, span * (np.sqrt(owed_var[1 + settled]) / (ends + 1))[None, :], shapes]),
         np.concatenate(
-            [guess_level_sd * theta[tail], theta[settled], guess_level_sd * theta[tail][owner]]
+            [guess_level_sd * theta[tail], theta[settled], guess_level_sd * theta[moving][owner]]
         ),
     )
+
+
+def _long_spans(bridge: FloatArray, longer_than: int) -> npt.NDArray[np.bool_]:
+    """The cells (T, m) of bridged spans of more than ``longer_than`` rows: a span's unread
+    boundaries (bridge factor > 0) and the row whose reading closes it."""
+    col, first, past = runs(bridge > 0)
+    long = past - first >= longer_than  # k − 1 unread boundaries: a span of k rows
+    owner, rows = run_cells(first[long], (past - first)[long] + 1)
+    out = np.zeros(bridge.shape, dtype=bool)
+    out[rows, col[long][owner]] = True
+    return out
 
 
 def _shape_deviations(guesses: FloatArray, rows: int, most: int) -> tuple[FloatArray, IntpArray]:

@@ -377,9 +377,9 @@ def test_a_reversed_meter_is_a_break_and_does_not_drag_its_neighbours() -> None:
     others = np.arange(100) != i
     truth = area.true_error_pct[-1][others]
     mae = {k: np.abs(r[0].errors_pct[others] - truth).mean() for k, r in runs.items()}
-    assert (round(mae[True], 2), round(mae[False], 2)) == (0.91, 4.01)  # no reversal: 0.91
+    assert (round(mae[True], 2), round(mae[False], 2)) == (0.91, 4.0)  # no reversal: 0.91
     # registered = −0.964·true (its true error is −3.58 %): ε = −196.4 %
-    assert round(float(est.errors_pct[i]), 1) == -196.9
+    assert round(float(est.errors_pct[i]), 1) == -197.0
     # without break detection nothing is found, and the reversed meter itself looks fine
     assert runs[False][1] == []
     assert round(float(runs[False][0].errors_pct[i]), 1) == 3.0
@@ -429,7 +429,7 @@ def test_a_step_of_the_master_rescales_its_readings() -> None:
     next block with the master unread from it; day 9 sees it again from its first row, and
     the master's readings are rescaled from there on by the size both days weigh in on
     (−1.17 %): the estimates end nearly as good as without the step (MAE 0.95 % against
-    0.92 %, 87 % coverage either way). Taken as no
+    0.92 %, 88 % and 87 % coverage). Taken as no
     one's step (``master_step_min`` inf, as before), no meter broke, but every θ followed it
     over days: MAE 3.37 % after day 8, 3.35 % with 61 % coverage after day 9, 1.67 % at the
     end (figures of days 8 and 9 from before the white level came from its likelihood). A
@@ -447,7 +447,7 @@ def test_a_step_of_the_master_rescales_its_readings() -> None:
     np.testing.assert_array_equal(twin.uncertainty_pct, est.uncertainty_pct)
     clean = AreaErrorEstimator(area.meter_ids)
     _run_days(clean, area.master_wh, area.meters_wh, range(16))
-    for fitted, mae, covered in ((est, 0.95, 0.87), (clean, 0.92, 0.87)):
+    for fitted, mae, covered in ((est, 0.95, 0.88), (clean, 0.92, 0.87)):
         error = np.abs(fitted.errors_pct - area.true_error_pct[-1])
         assert round(float(error.mean()), 2) == mae
         assert round(float((error <= 1.96 * fitted.uncertainty_pct).mean()), 2) == covered

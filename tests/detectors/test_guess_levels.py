@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.bridging import OBSERVED, UNKNOWN
+from detectors.bridging import OBSERVED, SPLIT, UNKNOWN
 from detectors.guess_levels import level_nuisances, marginalise_levels
 
 
@@ -42,6 +42,30 @@ def test_a_long_guess_also_moves_by_segment() -> None:
     np.testing.assert_array_equal(columns[:, 3], [0.0, 0.0, 9.0, 13.0])
     np.testing.assert_array_equal(columns[:, 2] + columns[:, 3], columns[:, 0])
     np.testing.assert_array_equal(sd, [0.9, 0.98, 0.9, 0.9])
+
+
+def test_a_long_bridged_span_moves_by_segment_and_a_short_one_does_not() -> None:
+    """With ``shape_rows`` 2, meter a's span bridges rows 0-4 (four unread boundaries, its
+    total known, split evenly): longer than a segment, its cells get a deviation in each
+    segment, and no level (the total is exact). Meter b has two spans of two rows, 1-2 and
+    3-4 (one unread boundary each), adjacent but each one segment long: nothing."""
+    kind = np.full((6, 3), OBSERVED)
+    kind[:5, 1] = SPLIT
+    kind[1:5, 2] = SPLIT
+    bridge = np.zeros((6, 2))
+    bridge[:4, 0] = [0.8, 1.2, 1.2, 0.8]  # j(k − j)/k, k = 5
+    bridge[[1, 3], 1] = 0.5  # k = 2
+    filled = np.full((6, 3), 7.0)
+    mean, var = np.full(3, 10.0), np.full(3, 4.0)
+    meters, columns, sd = level_nuisances(
+        kind, filled, mean, var, np.zeros(3, dtype=np.intp), np.zeros(3), np.array([0.9, 1.0]),
+        1.0, shape_rows=2, bridge=bridge,
+    )  # fmt: skip
+    assert meters.tolist() == [-1, -1, -1]
+    np.testing.assert_array_equal(
+        columns, [[7, 0, 0], [7, 0, 0], [0, 7, 0], [0, 7, 0], [0, 0, 7], [0, 0, 0]]
+    )
+    np.testing.assert_array_equal(sd, [0.9, 0.9, 0.9])
 
 
 def test_segments_widen_when_many_meters_are_guessed() -> None:

@@ -121,6 +121,35 @@ def test_noise_level_starts_at_its_median_and_survives_a_snapshot() -> None:
     assert again.white == noise.white and math.log2(noise.white / 100.0) in GRID_LOG2
 
 
+def test_an_hour_with_a_guess_is_left_out_of_the_level() -> None:
+    """A block whose last row holds a guessed cell (imputed variance 40,000 Wh²) off by
+    1,330 Wh, as a household's use jumping to 5 kW right when its reading is missed: that
+    hour says nothing about the white level, so its likelihood is the other 23 hours'
+    exactly, and the level stays where the clean block puts it."""
+    load = np.ones(96)
+    (block,) = weather_blocks(5, weather_sd=0.0, days=1)
+    residual, regressors, chol_inv, level, before, _ = block
+    guessed = np.zeros(96)
+    guessed[-1] = 40_000.0
+    spoiled = residual.copy()
+    spoiled[-1] += 1_330.0
+    levels = []
+    for r, imputed in ((residual, np.zeros(96)), (spoiled, guessed), (spoiled, np.zeros(96))):
+        noise = NoiseLevel(168, 8, 4, 96 * 3, False)
+        noise.observe(r, regressors, chol_inv, level, before, imputed, 100.0,
+                      (load, np.zeros(96, int), 1.0))  # fmt: skip
+        levels.append(noise.white)
+    cov = hourly_covariance(4, np.zeros((24, 2)), level, before, np.zeros(96), np.zeros((24, 1)))
+    clean = grid_log_likelihood(
+        run_sums(4, residual)[:23], cov[:23, :23], 4, 100.0 * 2.0**GRID_LOG2
+    )
+    noise = NoiseLevel(168, 8, 4, 96 * 3, False)
+    noise.observe(spoiled, regressors, chol_inv, level, before, guessed, 100.0,
+                  (load, np.zeros(96, int), 1e-12))  # fmt: skip
+    np.testing.assert_allclose(noise.blocks[0, 1:], clean, rtol=1e-9)
+    assert levels[1] == levels[0] and levels[2] > 8 * levels[0]  # taken in, it would move it
+
+
 def test_interval_sums_keep_white_noise_and_telescope_register_noise() -> None:
     rng = np.random.default_rng(4)
     boundary = rng.normal(0.0, 30.0, 96 * 50 + 1)  # register errors at the boundaries
