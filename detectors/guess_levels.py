@@ -49,8 +49,10 @@ def level_nuisances(
     hours, and the balance, whose register noise telescopes, weighs such a run as a misfit
     its neighbours' θ must explain (measured in :mod:`detectors.energy_balance`, "Guessed
     levels"). A bridged span of more than ``shape_rows`` rows is such a guess too: its total
-    is exact, but it is split evenly over rows the household used unevenly, so its cells get
-    the same deviations (``bridge``, the meters' bridge factors of
+    is exact, but it is split evenly over rows the household used unevenly, so it gets the
+    same deviations, each centred on the span (``δ_s·(g_s − w_s·g)``, ``g`` the span's cells,
+    ``w_s`` segment s's share of them): they move the span's energy between its hours and
+    keep its total (``bridge``, the meters' bridge factors of
     :func:`detectors.bridging.fill_area`, finds the spans). Segments are widened so that the
     block has at most ``max_shapes`` of them.
     """
@@ -62,32 +64,45 @@ def level_nuisances(
     ends = first[1 + settled]
     span = np.arange(t_len)[:, None] <= ends[None, :]
     guesses = np.where(guessed[:, tail], filled[:, 1 + tail], 0.0)
-    shaped = np.zeros_like(guessed)
-    shaped[:, tail] = guessed[:, tail]
-    if bridge is not None:
-        shaped |= _long_spans(bridge, shape_rows)
-    moving = np.flatnonzero(shaped.any(axis=0))
-    shapes, owner = _shape_deviations(
-        np.where(shaped[:, moving], filled[:, 1 + moving], 0.0), shape_rows, max_shapes
-    )
+    spans, span_meter = _long_spans(bridge, filled[:, 1:], shape_rows)
+    moving = np.hstack([guesses, spans])
+    shapes, owner = _shape_deviations(moving, shape_rows, max_shapes)
+    # a span's deviations move its energy between its hours and keep its total
+    bridged = owner >= tail.size
+    whole = moving[:, owner[bridged]]
+    part = shapes[:, bridged].sum(axis=0)
+    total = whole.sum(axis=0)
+    shapes[:, bridged] -= whole * np.divide(part, total, out=np.zeros_like(part), where=total != 0)
+    kept = np.abs(shapes).sum(axis=0) > 0  # a span left in one segment has no shape to move
+    shapes, owner = shapes[:, kept], owner[kept]
     return (
         np.concatenate([tail, np.full(settled.size + owner.size, -1)]),
         np.hstack([guesses, span * (np.sqrt(owed_var[1 + settled]) / (ends + 1))[None, :], shapes]),
         np.concatenate(
-            [guess_level_sd * theta[tail], theta[settled], guess_level_sd * theta[moving][owner]]
+            [
+                guess_level_sd * theta[tail],
+                theta[settled],
+                guess_level_sd * theta[np.concatenate([tail, span_meter])[owner]],
+            ]
         ),
     )
 
 
-def _long_spans(bridge: FloatArray, longer_than: int) -> npt.NDArray[np.bool_]:
-    """The cells (T, m) of bridged spans of more than ``longer_than`` rows: a span's unread
-    boundaries (bridge factor > 0) and the row whose reading closes it."""
+def _long_spans(
+    bridge: FloatArray | None, filled: FloatArray, longer_than: int
+) -> tuple[FloatArray, IntpArray]:
+    """Bridged spans of more than ``longer_than`` rows, one column each holding ``filled`` on
+    the span's rows (its unread boundaries, bridge factor > 0, and the row whose reading
+    closes it), and each span's column in ``bridge``."""
+    if bridge is None:
+        return np.zeros((len(filled), 0)), np.zeros(0, dtype=np.intp)
     col, first, past = runs(bridge > 0)
     long = past - first >= longer_than  # k − 1 unread boundaries: a span of k rows
-    owner, rows = run_cells(first[long], (past - first)[long] + 1)
-    out = np.zeros(bridge.shape, dtype=bool)
-    out[rows, col[long][owner]] = True
-    return out
+    col, first, length = col[long], first[long], (past - first)[long] + 1
+    owner, rows = run_cells(first, length)
+    out = np.zeros((len(filled), col.size))
+    out[rows, owner] = filled[rows, col[owner]]
+    return out, col.astype(np.intp)
 
 
 def _shape_deviations(guesses: FloatArray, rows: int, most: int) -> tuple[FloatArray, IntpArray]:

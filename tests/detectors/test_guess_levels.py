@@ -46,9 +46,10 @@ def test_a_long_guess_also_moves_by_segment() -> None:
 
 def test_a_long_bridged_span_moves_by_segment_and_a_short_one_does_not() -> None:
     """With ``shape_rows`` 2, meter a's span bridges rows 0-4 (four unread boundaries, its
-    total known, split evenly): longer than a segment, its cells get a deviation in each
-    segment, and no level (the total is exact). Meter b has two spans of two rows, 1-2 and
-    3-4 (one unread boundary each), adjacent but each one segment long: nothing."""
+    total known, split evenly): longer than a segment, it gets a deviation in each segment,
+    centred on the span so that its total stays exact, and no level. Meter b has two spans of
+    two rows, 1-2 and 3-4 (one unread boundary each), adjacent but each one segment long:
+    nothing."""
     kind = np.full((6, 3), OBSERVED)
     kind[:5, 1] = SPLIT
     kind[1:5, 2] = SPLIT
@@ -62,9 +63,13 @@ def test_a_long_bridged_span_moves_by_segment_and_a_short_one_does_not() -> None
         1.0, shape_rows=2, bridge=bridge,
     )  # fmt: skip
     assert meters.tolist() == [-1, -1, -1]
-    np.testing.assert_array_equal(
-        columns, [[7, 0, 0], [7, 0, 0], [0, 7, 0], [0, 7, 0], [0, 0, 7], [0, 0, 0]]
-    )
+    np.testing.assert_allclose(  # 7 in each segment's rows, less its share (14, 14, 7 of 35)
+        columns,
+        [[4.2, -2.8, -1.4], [4.2, -2.8, -1.4], [-2.8, 4.2, -1.4], [-2.8, 4.2, -1.4],
+         [-2.8, -2.8, 5.6], [0, 0, 0]],
+        atol=1e-12,
+    )  # fmt: skip
+    np.testing.assert_allclose(columns.sum(axis=0), 0.0, atol=1e-12)
     np.testing.assert_array_equal(sd, [0.9, 0.9, 0.9])
 
 
