@@ -15,28 +15,28 @@ all θ. Unmetered use, phase imbalance and the like are not modelled.
 **Noise.** Registers are quantised and read with clock jitter, which act on the *cumulative*
 register at each boundary: their effect on an increment is ``u_t − u_{t−1}``, with ``σ_u²``
 known from the resolutions (:mod:`detectors.gls`). The rest (unmetered use, what the loss
-model misses) is taken as white; its level is learned online from the marginal likelihood
-of each block's a-priori residuals summed per hour, whose covariance holds the parameters'
-uncertainty, the registers, the guesses and the day's loss effect (the weather, fitted only
-as its day goes by) by its prior; the posterior median over ``white_window_days`` (30) with
-a log-normal prior around ``white_noise_fraction`` of the reference load
-(:mod:`detectors.noise_level`). Until 2026-11-28 the level was read from each 2-hour run's
-own residual (the median of ``R²/(k·σ² + o)``, floored at that fraction): on 200-meter
-areas the θ's uncertainty filled those runs' variance, so it sat on its floor, or rose with
-whatever a day's runs shared; on the bench's first 30 areas day-30 detection against the
-oracle went from 0.683 to 0.952 with this level (``bench/RESULTS.md``). The one-step-ahead
-check (below) still reads 2-hour runs; ``white_without_day_effect`` (on) takes one loss
-effect per day out of them first, so the weather is not taken for over-confidence. When
-the level rises, the information gathered so far is scaled down as if its rows had been
-weighted for it. Rows are
-whitened with the exact Cholesky recursion of this tridiagonal covariance (carried across
-blocks), which makes the estimator generalised least squares, and the attenuation that
-quantisation noise in the regressors causes is removed (corrected least squares). That noise
-is in the load-loss columns too, which are built from the meters' sum: there it is
-multiplied by the varying load (``∂L/∂S = 2S/s``), so it does not telescope, and left alone
-it biased every θ̂ of an area the same way (ε̂ −0.4 % at day 30 on the bench): the loss
-coefficient was attenuated and the missing loss taken by a common rise of θ. Its whitened
-moments are removed as well (:func:`detectors.gls.scaled_noise_moments`).
+model misses) is taken as white; its level is learned online from the marginal likelihood of
+each block's a-priori residuals summed per hour (hours that hold a guess left out: its error
+is heavy-tailed), whose covariance holds the parameters' uncertainty, the registers and the
+day's loss effect (the weather, fitted only as its day goes by) by its prior; the posterior
+median over ``white_window_days`` (30) with a log-normal prior around
+``white_noise_fraction`` of the reference load (:mod:`detectors.noise_level`). Until
+2026-11-28 the level was read from each 2-hour run's own residual (the median of
+``R²/(k·σ² + o)``, floored at that fraction): on 200-meter areas the θ's uncertainty filled
+those runs' variance, so it sat on its floor, or rose with whatever a day's runs shared; on
+the bench's first 30 areas day-30 detection against the oracle went from 0.683 to 0.952 with
+this level (``bench/RESULTS.md``). The one-step-ahead check (below) still reads 2-hour runs;
+``white_without_day_effect`` (on) takes one loss effect per day out of them first, so the
+weather is not taken for over-confidence. When the level rises, the information gathered so
+far is scaled down as if its rows had been weighted for it. Rows are whitened with the exact
+Cholesky recursion of this tridiagonal covariance (carried across blocks), which makes the
+estimator generalised least squares, and the attenuation that quantisation noise in the
+regressors causes is removed (corrected least squares). That noise is in the load-loss
+columns too, which are built from the meters' sum: there it is multiplied by the varying
+load (``∂L/∂S = 2S/s``), so it does not telescope, and left alone it biased every θ̂ of an
+area the same way (ε̂ −0.4 % at day 30 on the bench): the loss coefficient was attenuated
+and the missing loss taken by a common rise of θ. Its whitened moments are removed as well
+(:func:`detectors.gls.scaled_noise_moments`).
 
 **Estimation.** Block-recursive least squares in information form with forgetting factor
 ``λ = 1 − 1/(memory_days·intervals_per_day)`` per interval, regularised by a prior
