@@ -80,7 +80,8 @@ household used it over those hours, so its cells get the same hourly deviations 
 level: the total is known). A fleet meter's 92-hour comm gap closed with its last 79 rows
 split evenly; a small healthy neighbour (true error 0.3 %) jumped from −1.1 % to +14.7 % in
 that block, stayed near +15 % for weeks and was ordered out; with the deviations it stays
-between −1.1 % and +2.2 % (seed 12, every fault kind, area 1-02, 2026-11-28).
+between −1.1 % and +3.4 % to the end of the run, +0.7 % at the end (seed 12, every fault
+kind, area 1-02, 2026-11-28).
 *Settlement*: before marginalising, the block's joint posterior (θ, loss terms, levels)
 estimates each open span's level, ``η̂_i ± s_i``; the debt becomes the guess as the balance
 corrected it, ``G_i·(1 + η̂_i/θ̂_i)``, with variance ``(G_i·s_i/θ̂_i)²`` (summed over the
