@@ -184,7 +184,7 @@ _KIND, _VERSION = "area_error_estimator", 8  # v4: debts' variance; v5: breaks; 
 # v7: master steps; v8: the white level's likelihoods
 _EIV_LOSS = 3  # the load-loss columns whose register noise is corrected: b, b_c, b_s
 _LOSS_TERMS = 5  # a, b, b_c, b_s, δ_day
-_RUNS_PER_DAY = 12  # the white level is estimated from residuals summed over 2-hour runs
+_RUNS_PER_DAY = 12  # the one-step-ahead check reads residuals summed over 2-hour runs
 
 
 @dataclass(frozen=True)

@@ -15,23 +15,23 @@ level is read from residuals summed over runs of ``k`` rows.
 
 **Level: the marginal likelihood of hourly sums** (:class:`NoiseLevel`). A block's
 *a-priori* residuals (master minus the prediction from the parameters before the block was
-added), summed per hour, are Gaussian with covariance ``V(σ²) = G·Gᵀ + B + D + W + k·σ²·I``:
-``G`` the hours' regressors times the parameters' Cholesky inverse (their uncertainty),
-``B`` the register boundaries (adjacent hours share one), ``D`` imputed cells and guessed
-levels (zero on the hours the likelihood keeps, below), and ``W`` the day's loss effect (the
-weather), which the estimator learns only as its day goes by: its prior, ``sd²·c·cᵀ`` per
-day, ``c`` the hours' sums of its column. One eigendecomposition of ``V(0)`` gives the
-block's log likelihood on a whole grid of σ² (:func:`grid_log_likelihood`); the grid's sums
-over the blocks of the last ``window_days``, with a log-normal prior around a stated median
-(sd a factor of 4), give the posterior, and its median is the level used. It starts at the
-stated median and moves only as far as the data say. Why not the runs alone: on an area of
-200 meters most of a run's variance is the θ's uncertainty (a median 1,284 Wh² per row at
-day 30 on the bench, against a white variance of 100), so a robust estimate from each run's
-own variance (the median of ``R²/(k·σ² + o)``, used until 2026-11-28) stayed at 0 and its
-floor was used, or rose with whatever a day's runs shared. The full covariance puts the θ's
-uncertainty along the meters' profiles, where it is, and leaves the rest of each block to σ²
-(``bench/RESULTS.md``). Grid: ``2^-5`` to ``2^10`` times the median in steps of ``√2``; the
-posterior median cannot leave it.
+added), summed per hour over the hours that hold no guess (below), are Gaussian with
+covariance ``V(σ²) = G·Gᵀ + B + W + k·σ²·I``: ``G`` the hours' regressors times the
+parameters' Cholesky inverse (their uncertainty), ``B`` the register boundaries (adjacent
+hours share one), and ``W`` the day's loss effect (the weather), which the estimator learns
+only as its day goes by: its prior, ``sd²·c·cᵀ`` per day, ``c`` the hours' sums of its
+column. One eigendecomposition of ``V(0)`` gives the block's log likelihood on a whole grid
+of σ² (:func:`grid_log_likelihood`); the grid's sums over the blocks of the last
+``window_days``, with a log-normal prior around a stated median (sd a factor of 4), give the
+posterior, and its median is the level used. It starts at the stated median and moves only
+as far as the data say. Why not the runs alone: on an area of 200 meters most of a run's
+variance is the θ's uncertainty (a median 1,284 Wh² per row at day 30 on the bench, against
+a white variance of 100), so a robust estimate from each run's own variance (the median of
+``R²/(k·σ² + o)``, used until 2026-11-28) stayed at 0 and its floor was used, or rose with
+whatever a day's runs shared. The full covariance puts the θ's uncertainty along the meters'
+profiles, where it is, and leaves the rest of each block to σ² (``bench/RESULTS.md``). Grid:
+``2^-5`` to ``2^10`` times the median in steps of ``√2``; the posterior median cannot leave
+it.
 
 Hours that hold a guess (an imputed cell, a guessed level) are left out of a block's
 likelihood (the rest is their exact marginal). At its modelled size a guess's error drowns
@@ -194,17 +194,12 @@ def register_covariance(
 
 
 def hourly_covariance(
-    k: int,
-    par: FloatArray,
-    level: FloatArray,
-    level_before: FloatArray,
-    unmodelled: FloatArray,
-    days: FloatArray,
+    k: int, par: FloatArray, level: FloatArray, level_before: FloatArray, days: FloatArray
 ) -> FloatArray:
-    """``V(0)``: the covariance of a block's a-priori residuals summed over runs of ``k`` rows,
-    without the white part (arguments as :func:`interval_sums`; ``days`` the day effect's
-    columns, :func:`day_columns`, times its prior sd)."""
-    cov = register_covariance(k, len(par), level, level_before, unmodelled)
+    """``V(0)``: the covariance of a block's a-priori residuals summed over runs of ``k`` rows
+    that hold no guess, without the white part (arguments as :func:`interval_sums`; ``days``
+    the day effect's columns, :func:`day_columns`, times its prior sd)."""
+    cov = register_covariance(k, len(par), level, level_before, np.zeros(len(level)))
     return np.asarray(cov + par @ par.T + days @ days.T)
 
 
@@ -279,7 +274,7 @@ class NoiseLevel:
             return 1.0
         if len(hours):
             days = day_sd * day_columns(k, column, day)
-            cov = hourly_covariance(k, hours, level, level_before, unmodelled, days)
+            cov = hourly_covariance(k, hours, level, level_before, days)
             clean = run_sums(k, unmodelled)[: len(hours)] == 0.0  # hours without a guess
             if clean.any():
                 grid = median_level * 2.0**GRID_LOG2

@@ -34,7 +34,7 @@ def test_grid_likelihood_finds_a_known_level() -> None:
     for _ in range(60):  # blocks whose parameters' share and boundaries differ
         par = rng.normal(0.0, 30.0, (runs, 5))
         level = rng.uniform(200.0, 900.0, runs * k)
-        cov = hourly_covariance(k, par, level, level, np.zeros(runs * k), np.zeros((runs, 0)))
+        cov = hourly_covariance(k, par, level, level, np.zeros((runs, 0)))
         sums = rng.multivariate_normal(np.zeros(runs), cov + k * 400.0 * np.eye(runs))
         total += grid_log_likelihood(sums, cov, k, grid)
     assert posterior_median(total) == 2.0  # 400 = 2² × the median
@@ -47,7 +47,7 @@ def test_hourly_covariance_shares_boundaries_and_each_days_effect() -> None:
     before = np.r_[0.5, level[:-1]]
     column = np.ones(8)
     days = 3.0 * day_columns(k, column, np.array([0, 0, 0, 0, 1, 1, 1, 1]))
-    cov = hourly_covariance(k, np.zeros((runs, 1)), level, before, np.zeros(8), days)
+    cov = hourly_covariance(k, np.zeros((runs, 1)), level, before, days)
     assert days.tolist() == [[6.0, 0.0], [6.0, 0.0], [0.0, 6.0], [0.0, 6.0]]
     assert np.diag(cov).tolist() == [0.5 + 2 + 36, 2 + 4 + 36, 4 + 6 + 36, 6 + 8 + 36]
     assert np.diag(cov, 1).tolist() == [-2 + 36, -4.0, -6 + 36]  # a day's effect is shared
@@ -139,7 +139,7 @@ def test_an_hour_with_a_guess_is_left_out_of_the_level() -> None:
         noise.observe(r, regressors, chol_inv, level, before, imputed, 100.0,
                       (load, np.zeros(96, int), 1.0))  # fmt: skip
         levels.append(noise.white)
-    cov = hourly_covariance(4, np.zeros((24, 2)), level, before, np.zeros(96), np.zeros((24, 1)))
+    cov = hourly_covariance(4, np.zeros((24, 2)), level, before, np.zeros((24, 1)))
     clean = grid_log_likelihood(
         run_sums(4, residual)[:23], cov[:23, :23], 4, 100.0 * 2.0**GRID_LOG2
     )
